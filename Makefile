@@ -1,0 +1,51 @@
+# Two commands do everything on a fresh clone: `make serve` and `make test`.
+# Everything is installed into .venv from requirements-dev.txt; nothing is assumed
+# to be installed by hand beyond Python 3.9+ and cargo.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+APP ?= examples.hello:app
+
+RUST_SOURCES := $(shell find rust -name '*.rs') Cargo.toml pyproject.toml
+PY_SOURCES := $(shell find python -name '*.py' -o -name '*.pyi')
+
+.PHONY: serve test test-rust test-python lint build bench clean
+
+$(VENV)/.deps: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# `maturin develop --release` builds the extension once and installs the package in
+# editable mode; the stamp makes repeated runs skip the build when nothing changed.
+$(VENV)/.built: $(VENV)/.deps $(RUST_SOURCES)
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release --quiet
+	touch $@
+
+build: $(VENV)/.built
+
+serve: build
+	$(PY) -m uvicorn $(APP) --host $(HOST) --port $(PORT)
+
+test-rust:
+	cargo test --quiet
+
+test-python: build
+	$(PY) -m pytest -q
+
+lint: build
+	cargo fmt --check
+	cargo clippy --all-targets --quiet -- -D warnings
+	cargo clippy --all-targets --features python --quiet -- -D warnings
+	$(VENV)/bin/ruff check python tests benches examples
+	$(VENV)/bin/ruff format --check python tests benches examples
+	$(PY) -m mypy.stubtest covet._core
+
+test: build test-rust test-python lint
+
+clean:
+	rm -rf $(VENV) target

@@ -1,0 +1,1 @@
+"""CovetPy's framework modules, laid out as the user guide imports them."""

@@ -1,0 +1,15 @@
+//! CovetPy's Rust core.
+//!
+//! The pure-Rust modules (router, parsers, header validation) have no Python
+//! dependency so that `cargo test` and the Criterion benches link them directly; the
+//! PyO3 bindings in `python` are compiled only with the `python` feature, which
+//! maturin enables (see pyproject.toml).
+
+pub mod cookies;
+pub mod headers;
+pub mod percent;
+pub mod query;
+pub mod router;
+
+#[cfg(feature = "python")]
+mod python;

@@ -1,0 +1,65 @@
+//! Python exception classes, one per Rust failure class.
+
+use pyo3::create_exception;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+use crate::headers::HeaderError;
+use crate::query::UrlencodedError;
+use crate::router::RouteError;
+
+create_exception!(
+    _core,
+    RouteDefinitionError,
+    PyValueError,
+    "Base class for errors raised while registering routes."
+);
+create_exception!(
+    _core,
+    InvalidRouteError,
+    RouteDefinitionError,
+    "A route pattern is malformed."
+);
+create_exception!(
+    _core,
+    RouteConflictError,
+    RouteDefinitionError,
+    "A route conflicts with one registered before it; the message names both."
+);
+create_exception!(
+    _core,
+    InvalidHeaderError,
+    PyValueError,
+    "A response header name is not a token, or its value contains CR, LF or NUL."
+);
+create_exception!(
+    _core,
+    TooManyFieldsError,
+    PyValueError,
+    "A query string or urlencoded form has more fields than the configured limit."
+);
+
+pub fn route_error(err: RouteError) -> PyErr {
+    match err {
+        RouteError::InvalidPattern { .. } => InvalidRouteError::new_err(err.to_string()),
+        RouteError::Conflict { .. } => RouteConflictError::new_err(err.to_string()),
+    }
+}
+
+pub fn header_error(err: HeaderError) -> PyErr {
+    InvalidHeaderError::new_err(err.to_string())
+}
+
+pub fn urlencoded_error(err: UrlencodedError) -> PyErr {
+    TooManyFieldsError::new_err(err.to_string())
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("RouteDefinitionError", py.get_type::<RouteDefinitionError>())?;
+    m.add("InvalidRouteError", py.get_type::<InvalidRouteError>())?;
+    m.add("RouteConflictError", py.get_type::<RouteConflictError>())?;
+    m.add("InvalidHeaderError", py.get_type::<InvalidHeaderError>())?;
+    m.add("TooManyFieldsError", py.get_type::<TooManyFieldsError>())?;
+    Ok(())
+}

@@ -1,0 +1,17 @@
+//! The `covet._core` extension module: thin PyO3 wrappers over the pure-Rust core.
+//! Each Rust error class maps to exactly one Python exception (see `errors`).
+
+use pyo3::prelude::*;
+
+mod errors;
+mod parsers;
+mod router;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    errors::register(m)?;
+    router::register(m)?;
+    parsers::register(m)?;
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! The router as a Python class. `lookup` does the whole routing step in one
+//! crossing: match, method dispatch, percent-decoding and parameter conversion.
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple, PyType};
+
+use super::errors::route_error;
+use crate::router::{Match, ParamValue, Router};
+
+/// Lookup outcome codes, chosen to be the HTTP status the shell answers with.
+const FOUND: u16 = 200;
+const OPTIONS: u16 = 204;
+const NOT_FOUND: u16 = 404;
+const METHOD_NOT_ALLOWED: u16 = 405;
+
+static UUID_CLASS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+fn param_to_py<'py>(py: Python<'py>, value: &ParamValue<'_>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        ParamValue::Str(s) | ParamValue::Path(s) => s.as_ref().into_pyobject(py)?.into_any(),
+        ParamValue::Int(i) => i.into_pyobject(py)?.into_any(),
+        ParamValue::Float(f) => f.into_pyobject(py)?.into_any(),
+        ParamValue::Uuid(u) => {
+            let class = UUID_CLASS.import(py, "uuid", "UUID")?;
+            let kwargs = PyDict::new(py);
+            kwargs.set_item("int", *u)?;
+            class.call((), Some(&kwargs))?
+        }
+    })
+}
+
+#[pyclass(name = "Router", module = "covet._core")]
+pub struct PyRouter {
+    inner: Router<Py<PyAny>>,
+}
+
+#[pymethods]
+impl PyRouter {
+    #[new]
+    fn new() -> Self {
+        Self {
+            inner: Router::new(),
+        }
+    }
+
+    /// Registers `endpoint` for `pattern` and `methods`; returns the route's index.
+    fn add(&mut self, pattern: &str, methods: Vec<String>, endpoint: Py<PyAny>) -> PyResult<usize> {
+        let methods: Vec<&str> = methods.iter().map(String::as_str).collect();
+        self.inner
+            .insert(pattern, &methods, endpoint)
+            .map(|id| id.0)
+            .map_err(route_error)
+    }
+
+    /// Returns `(status, endpoint, extra)`: `(200, endpoint, params)` on a match,
+    /// `(204, None, allow)` for an OPTIONS request nobody handles, `(405, None,
+    /// allow)` and `(404, None, None)`. `path` is the raw, percent-encoded path.
+    fn lookup<'py>(
+        &self,
+        py: Python<'py>,
+        method: &str,
+        path: &[u8],
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let Ok(path) = std::str::from_utf8(path) else {
+            return (NOT_FOUND, py.None(), py.None()).into_pyobject(py);
+        };
+        match self.inner.lookup(method, path) {
+            Match::Found { value, params, .. } => {
+                let dict = PyDict::new(py);
+                for (name, v) in params.iter() {
+                    dict.set_item(name, param_to_py(py, v)?)?;
+                }
+                (FOUND, value.clone_ref(py), dict).into_pyobject(py)
+            }
+            Match::Options { allow } => (OPTIONS, py.None(), allow).into_pyobject(py),
+            Match::MethodNotAllowed { allow } => {
+                (METHOD_NOT_ALLOWED, py.None(), allow).into_pyobject(py)
+            }
+            Match::NotFound => (NOT_FOUND, py.None(), py.None()).into_pyobject(py),
+        }
+    }
+
+    /// The pattern a route was registered with, by index.
+    fn pattern(&self, route: usize) -> Option<&str> {
+        self.inner.route_pattern(crate::router::RouteId(route))
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyRouter>()
+}

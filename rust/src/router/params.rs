@@ -1,0 +1,117 @@
+//! Captured path parameters, stored inline for the common case.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use super::ParamKind;
+
+/// The converted value of one path parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamValue<'p> {
+    /// `{name}` / `{name:str}`: the percent-decoded segment (never empty).
+    Str(Cow<'p, str>),
+    /// `{name:int}`.
+    Int(i64),
+    /// `{name:float}`.
+    Float(f64),
+    /// `{name:uuid}`, as the 128-bit big-endian value.
+    Uuid(u128),
+    /// `{name:path}`: the percent-decoded rest of the path (may be empty).
+    Path(Cow<'p, str>),
+}
+
+impl ParamValue<'_> {
+    /// The converter that produced this value.
+    pub fn kind(&self) -> ParamKind {
+        match self {
+            ParamValue::Str(_) => ParamKind::Str,
+            ParamValue::Int(_) => ParamKind::Int,
+            ParamValue::Float(_) => ParamKind::Float,
+            ParamValue::Uuid(_) => ParamKind::Uuid,
+            ParamValue::Path(_) => ParamKind::Path,
+        }
+    }
+}
+
+/// Number of parameters held without a heap allocation.
+const INLINE: usize = 8;
+
+type Entry<'r, 'p> = (&'r str, ParamValue<'p>);
+
+fn vacant<'r, 'p>() -> Entry<'r, 'p> {
+    ("", ParamValue::Int(0))
+}
+
+/// The parameters captured by a match, in pattern order.
+///
+/// The first eight live in an inline array; only further ones spill to the heap.
+#[derive(Clone)]
+pub struct Params<'r, 'p> {
+    inline: [Entry<'r, 'p>; INLINE],
+    len: usize,
+    spill: Vec<Entry<'r, 'p>>,
+}
+
+impl<'r, 'p> Params<'r, 'p> {
+    pub(crate) fn new() -> Self {
+        Params {
+            inline: std::array::from_fn(|_| vacant()),
+            len: 0,
+            spill: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, name: &'r str, value: ParamValue<'p>) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => *slot = (name, value),
+            None => self.spill.push((name, value)),
+        }
+        self.len += 1;
+    }
+
+    pub(crate) fn truncate(&mut self, len: usize) {
+        while self.len > len {
+            self.len -= 1;
+            match self.inline.get_mut(self.len) {
+                Some(slot) => *slot = vacant(),
+                None => {
+                    self.spill.pop();
+                }
+            }
+        }
+    }
+
+    /// `(name, value)` pairs in pattern order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'r str, &ParamValue<'p>)> + '_ {
+        let inline = self.inline.get(..self.len.min(INLINE)).unwrap_or(&[]);
+        inline
+            .iter()
+            .chain(self.spill.iter())
+            .map(|(name, value)| (*name, value))
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The value of the parameter called `name`.
+    pub fn get(&self, name: &str) -> Option<&ParamValue<'p>> {
+        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+}
+
+impl Default for Params<'_, '_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Params<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}

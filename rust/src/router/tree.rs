@@ -1,0 +1,494 @@
+//! The segment tree and the lookup algorithm.
+
+use std::collections::HashMap;
+
+use super::convert::{parse_float, parse_int, parse_uuid, percent_decode};
+use super::pattern::{normalize_methods, parse_pattern, Segment};
+use super::{Match, ParamKind, ParamValue, Params, RouteError, RouteId};
+
+const WEBSOCKET: &str = "WEBSOCKET";
+
+/// Static children are scanned linearly up to this fan-out, then hashed.
+const SMALL_FANOUT: usize = 8;
+
+#[derive(Debug)]
+enum StaticChildren {
+    Small(Vec<(Box<str>, usize)>),
+    Map(HashMap<Box<str>, usize>),
+}
+
+impl Default for StaticChildren {
+    fn default() -> Self {
+        StaticChildren::Small(Vec::new())
+    }
+}
+
+impl StaticChildren {
+    fn get(&self, key: &str) -> Option<usize> {
+        match self {
+            StaticChildren::Small(items) => items
+                .iter()
+                .find(|(text, _)| &**text == key)
+                .map(|&(_, node)| node),
+            StaticChildren::Map(map) => map.get(key).copied(),
+        }
+    }
+
+    fn insert(&mut self, key: &str, node: usize) {
+        match self {
+            StaticChildren::Small(items) if items.len() < SMALL_FANOUT => {
+                items.push((key.into(), node));
+            }
+            StaticChildren::Small(items) => {
+                let mut map: HashMap<Box<str>, usize> = std::mem::take(items).into_iter().collect();
+                map.insert(key.into(), node);
+                *self = StaticChildren::Map(map);
+            }
+            StaticChildren::Map(map) => {
+                map.insert(key.into(), node);
+            }
+        }
+    }
+}
+
+/// Edge to a single-segment parameter child.
+#[derive(Debug)]
+struct ParamEdge {
+    name: Box<str>,
+    node: usize,
+    /// A route going through this edge, for conflict messages.
+    first_route: usize,
+}
+
+#[derive(Debug)]
+struct CatchAll {
+    name: Box<str>,
+    endpoint: Endpoint,
+    first_route: usize,
+}
+
+/// The method table of one route shape.
+#[derive(Debug, Default)]
+struct Endpoint {
+    /// `(uppercase method, route index)`.
+    methods: Vec<(Box<str>, usize)>,
+    /// Precomputed `Allow` header value.
+    allow: Box<str>,
+    /// Whether any method besides `WEBSOCKET` is registered.
+    has_http: bool,
+}
+
+impl Endpoint {
+    fn exact(&self, method: &str) -> Option<usize> {
+        self.methods
+            .iter()
+            .find(|(m, _)| m.eq_ignore_ascii_case(method))
+            .map(|&(_, route)| route)
+    }
+
+    /// Exact method, or `GET` for a `HEAD` request.
+    fn resolve(&self, method: &str) -> Option<usize> {
+        self.exact(method).or_else(|| {
+            if method.eq_ignore_ascii_case("HEAD") {
+                self.exact("GET")
+            } else {
+                None
+            }
+        })
+    }
+
+    fn add(&mut self, methods: &[String], route: usize) {
+        for method in methods {
+            self.methods.push((method.as_str().into(), route));
+        }
+        let mut allow: Vec<&str> = self
+            .methods
+            .iter()
+            .map(|(m, _)| &**m)
+            .filter(|m| *m != WEBSOCKET)
+            .collect();
+        self.has_http = !allow.is_empty();
+        if allow.contains(&"GET") {
+            allow.push("HEAD");
+        }
+        allow.push("OPTIONS");
+        allow.sort_unstable();
+        allow.dedup();
+        self.allow = allow.join(", ").into();
+    }
+}
+
+#[derive(Debug, Default)]
+struct Node {
+    statics: StaticChildren,
+    int: Option<ParamEdge>,
+    uuid: Option<ParamEdge>,
+    float: Option<ParamEdge>,
+    string: Option<ParamEdge>,
+    catch_all: Option<CatchAll>,
+    endpoint: Option<Endpoint>,
+}
+
+impl Node {
+    fn param(&self, kind: ParamKind) -> Option<&ParamEdge> {
+        match kind {
+            ParamKind::Int => self.int.as_ref(),
+            ParamKind::Uuid => self.uuid.as_ref(),
+            ParamKind::Float => self.float.as_ref(),
+            ParamKind::Str => self.string.as_ref(),
+            ParamKind::Path => None,
+        }
+    }
+
+    fn param_slot(&mut self, kind: ParamKind) -> Option<&mut Option<ParamEdge>> {
+        match kind {
+            ParamKind::Int => Some(&mut self.int),
+            ParamKind::Uuid => Some(&mut self.uuid),
+            ParamKind::Float => Some(&mut self.float),
+            ParamKind::Str => Some(&mut self.string),
+            ParamKind::Path => None,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Route<T> {
+    pattern: Box<str>,
+    methods: Vec<String>,
+    value: T,
+}
+
+/// A router from `(method, raw path)` to values of type `T`.
+#[derive(Debug)]
+pub struct Router<T> {
+    routes: Vec<Route<T>>,
+    /// Arena; index 0 is the root (the position of the first segment).
+    nodes: Vec<Node>,
+    /// Full pattern of every parameter-free route (without `%`) -> its node.
+    static_paths: HashMap<Box<str>, usize>,
+}
+
+impl<T> Default for Router<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Mutable state of one lookup.
+struct Search<'r, 'p, 'm> {
+    method: &'m str,
+    /// False for `WEBSOCKET` lookups: HTTP-only paths do not "exist" for them.
+    http: bool,
+    params: Params<'r, 'p>,
+    /// Allow string of the highest-priority matching path that has HTTP methods.
+    first_allow: Option<&'r str>,
+}
+
+impl<'r> Search<'r, '_, '_> {
+    fn check(&mut self, endpoint: &'r Endpoint) -> Option<usize> {
+        let found = endpoint.resolve(self.method);
+        if found.is_none() && self.http && endpoint.has_http && self.first_allow.is_none() {
+            self.first_allow = Some(&endpoint.allow);
+        }
+        found
+    }
+}
+
+impl<T> Router<T> {
+    pub fn new() -> Self {
+        Router {
+            routes: Vec::new(),
+            nodes: vec![Node::default()],
+            static_paths: HashMap::new(),
+        }
+    }
+
+    /// Number of routes.
+    pub fn len(&self) -> usize {
+        self.routes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+
+    /// The pattern a route was registered with.
+    pub fn route_pattern(&self, id: RouteId) -> Option<&str> {
+        self.routes.get(id.0).map(|r| &*r.pattern)
+    }
+
+    fn render(&self, route: usize) -> String {
+        match self.routes.get(route) {
+            Some(r) => format!("{} {}", r.methods.join("|"), r.pattern),
+            None => String::from("<unknown route>"),
+        }
+    }
+
+    /// Registers `value` for `pattern` and `methods` (case-insensitive; `WEBSOCKET`
+    /// marks a WebSocket route). On error the router is left unchanged.
+    pub fn insert(&mut self, pattern: &str, methods: &[&str], value: T) -> Result<RouteId, RouteError> {
+        let segments = parse_pattern(pattern)?;
+        let methods = normalize_methods(pattern, methods)?;
+        self.check_conflicts(pattern, &segments, &methods)?;
+
+        let route = self.routes.len();
+        let mut node = 0;
+        let mut catch_all = None;
+        for segment in &segments {
+            match *segment {
+                Segment::Static(text) => node = self.static_child(node, text),
+                Segment::Param {
+                    name,
+                    kind: ParamKind::Path,
+                } => catch_all = Some(name),
+                Segment::Param { name, kind } => node = self.param_child(node, kind, name, route),
+            }
+        }
+        if let Some(n) = self.nodes.get_mut(node) {
+            let endpoint = match catch_all {
+                Some(name) => {
+                    &mut n
+                        .catch_all
+                        .get_or_insert_with(|| CatchAll {
+                            name: name.into(),
+                            endpoint: Endpoint::default(),
+                            first_route: route,
+                        })
+                        .endpoint
+                }
+                None => n.endpoint.get_or_insert_with(Endpoint::default),
+            };
+            endpoint.add(&methods, route);
+        }
+        let all_static = segments.iter().all(|s| matches!(s, Segment::Static(_)));
+        if all_static && !pattern.contains('%') {
+            self.static_paths.insert(pattern.into(), node);
+        }
+        self.routes.push(Route {
+            pattern: pattern.into(),
+            methods,
+            value,
+        });
+        Ok(RouteId(route))
+    }
+
+    fn static_child(&mut self, node: usize, text: &str) -> usize {
+        if let Some(child) = self.nodes.get(node).and_then(|n| n.statics.get(text)) {
+            return child;
+        }
+        let child = self.nodes.len();
+        self.nodes.push(Node::default());
+        if let Some(n) = self.nodes.get_mut(node) {
+            n.statics.insert(text, child);
+        }
+        child
+    }
+
+    fn param_child(&mut self, node: usize, kind: ParamKind, name: &str, route: usize) -> usize {
+        if let Some(edge) = self.nodes.get(node).and_then(|n| n.param(kind)) {
+            return edge.node;
+        }
+        let child = self.nodes.len();
+        self.nodes.push(Node::default());
+        if let Some(slot) = self.nodes.get_mut(node).and_then(|n| n.param_slot(kind)) {
+            *slot = Some(ParamEdge {
+                name: name.into(),
+                node: child,
+                first_route: route,
+            });
+        }
+        child
+    }
+
+    /// Read-only walk along the new route's shape looking for conflicts.
+    fn check_conflicts(&self, pattern: &str, segments: &[Segment<'_>], methods: &[String]) -> Result<(), RouteError> {
+        let new_route = || format!("{} {}", methods.join("|"), pattern);
+        let name_conflict = |position: usize, kind: ParamKind, new: &str, old: &str, route: usize| {
+            RouteError::Conflict {
+                new_route: new_route(),
+                existing_route: self.render(route),
+                reason: format!(
+                    "parameter `{new}` and existing parameter `{old}` have the same type ({kind:?}) \
+                     at segment {}; parameters at the same position must share a name",
+                    position + 1
+                ),
+            }
+        };
+        let method_conflict = |endpoint: &Endpoint| -> Result<(), RouteError> {
+            for method in methods {
+                if let Some(route) = endpoint.exact(method) {
+                    return Err(RouteError::Conflict {
+                        new_route: new_route(),
+                        existing_route: self.render(route),
+                        reason: format!("both routes handle method {method} for the same path shape"),
+                    });
+                }
+            }
+            Ok(())
+        };
+
+        let mut node = 0;
+        for (position, segment) in segments.iter().enumerate() {
+            let Some(n) = self.nodes.get(node) else {
+                return Ok(());
+            };
+            let next = match *segment {
+                Segment::Static(text) => n.statics.get(text),
+                Segment::Param {
+                    name,
+                    kind: ParamKind::Path,
+                } => {
+                    return match &n.catch_all {
+                        Some(ca) if &*ca.name != name => Err(name_conflict(
+                            position,
+                            ParamKind::Path,
+                            name,
+                            &ca.name,
+                            ca.first_route,
+                        )),
+                        Some(ca) => method_conflict(&ca.endpoint),
+                        None => Ok(()),
+                    };
+                }
+                Segment::Param { name, kind } => match n.param(kind) {
+                    Some(edge) if &*edge.name != name => {
+                        return Err(name_conflict(position, kind, name, &edge.name, edge.first_route));
+                    }
+                    Some(edge) => Some(edge.node),
+                    None => None,
+                },
+            };
+            match next {
+                Some(child) => node = child,
+                None => return Ok(()),
+            }
+        }
+        match self.nodes.get(node).and_then(|n| n.endpoint.as_ref()) {
+            Some(endpoint) => method_conflict(endpoint),
+            None => Ok(()),
+        }
+    }
+
+    /// Matches `method` and the raw (percent-encoded) `path`.
+    pub fn lookup<'r, 'p>(&'r self, method: &str, path: &'p str) -> Match<'r, 'p, T> {
+        // Fast path: a parameter-free route is the highest-priority match for its
+        // path, so if it handles the method it is the answer.
+        if let Some(endpoint) = self
+            .static_paths
+            .get(path)
+            .and_then(|&node| self.nodes.get(node))
+            .and_then(|n| n.endpoint.as_ref())
+        {
+            if let Some(route) = endpoint.resolve(method) {
+                return self.found(route, Params::new());
+            }
+        }
+
+        let (Some(rest), Some(root)) = (path.strip_prefix('/'), self.nodes.first()) else {
+            return Match::NotFound;
+        };
+        let mut search = Search {
+            method,
+            http: !method.eq_ignore_ascii_case(WEBSOCKET),
+            params: Params::new(),
+            first_allow: None,
+        };
+        if let Some(route) = self.visit(root, Some(rest), &mut search) {
+            return self.found(route, search.params);
+        }
+        match search.first_allow {
+            Some(allow) if method.eq_ignore_ascii_case("OPTIONS") => Match::Options { allow },
+            Some(allow) => Match::MethodNotAllowed { allow },
+            None => Match::NotFound,
+        }
+    }
+
+    fn found<'r, 'p>(&'r self, route: usize, params: Params<'r, 'p>) -> Match<'r, 'p, T> {
+        match self.routes.get(route) {
+            Some(r) => Match::Found {
+                value: &r.value,
+                route: RouteId(route),
+                params,
+            },
+            None => Match::NotFound,
+        }
+    }
+
+    /// Depth-first search in priority order. `rest` is the path after the `/` that
+    /// precedes this node's segment, or `None` when the path ended at this node.
+    fn visit<'r, 'p>(&'r self, node: &'r Node, rest: Option<&'p str>, search: &mut Search<'r, 'p, '_>) -> Option<usize> {
+        let Some(rest) = rest else {
+            return node.endpoint.as_ref().and_then(|ep| search.check(ep));
+        };
+        let (segment, next) = match rest.split_once('/') {
+            Some((segment, next)) => (segment, Some(next)),
+            None => (rest, None),
+        };
+        // A segment that does not decode matches nothing (and neither does a
+        // catch-all over it, since the remainder fails to decode too).
+        let decoded = percent_decode(segment)?;
+
+        if let Some(child) = node.statics.get(&decoded).and_then(|i| self.nodes.get(i)) {
+            if let Some(route) = self.visit(child, next, search) {
+                return Some(route);
+            }
+        }
+
+        let mark = search.params.len();
+        if let Some(edge) = &node.int {
+            if let Some(v) = parse_int(&decoded) {
+                if let Some(route) = self.visit_param(edge, ParamValue::Int(v), next, search, mark) {
+                    return Some(route);
+                }
+            }
+        }
+        if let Some(edge) = &node.uuid {
+            if let Some(v) = parse_uuid(&decoded) {
+                if let Some(route) = self.visit_param(edge, ParamValue::Uuid(v), next, search, mark) {
+                    return Some(route);
+                }
+            }
+        }
+        if let Some(edge) = &node.float {
+            if let Some(v) = parse_float(&decoded) {
+                if let Some(route) = self.visit_param(edge, ParamValue::Float(v), next, search, mark) {
+                    return Some(route);
+                }
+            }
+        }
+        if let Some(edge) = &node.string {
+            if !decoded.is_empty() {
+                if let Some(route) = self.visit_param(edge, ParamValue::Str(decoded), next, search, mark) {
+                    return Some(route);
+                }
+            }
+        }
+        if let Some(ca) = &node.catch_all {
+            if let Some(rest) = percent_decode(rest) {
+                search.params.push(&ca.name, ParamValue::Path(rest));
+                if let Some(route) = search.check(&ca.endpoint) {
+                    return Some(route);
+                }
+                search.params.truncate(mark);
+            }
+        }
+        None
+    }
+
+    fn visit_param<'r, 'p>(
+        &'r self,
+        edge: &'r ParamEdge,
+        value: ParamValue<'p>,
+        next: Option<&'p str>,
+        search: &mut Search<'r, 'p, '_>,
+        mark: usize,
+    ) -> Option<usize> {
+        let child = self.nodes.get(edge.node)?;
+        search.params.push(&edge.name, value);
+        let found = self.visit(child, next, search);
+        if found.is_none() {
+            search.params.truncate(mark);
+        }
+        found
+    }
+}
