@@ -34,12 +34,18 @@ mod tests {
 
     #[test]
     fn strips_quotes_and_spaces() {
-        assert_eq!(parse(" sid = \"abc\" ;x=\""), vec![("sid", "abc"), ("x", "\"")]);
+        assert_eq!(
+            parse(" sid = \"abc\" ;x=\""),
+            vec![("sid", "abc"), ("x", "\"")]
+        );
     }
 
     #[test]
     fn keeps_equals_in_value_and_skips_nameless() {
-        assert_eq!(parse("tok=a=b; =v; flag; c=3"), vec![("tok", "a=b"), ("c", "3")]);
+        assert_eq!(
+            parse("tok=a=b; =v; flag; c=3"),
+            vec![("tok", "a=b"), ("c", "3")]
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-fn hex_val(b: u8) -> Option<u8> {
+pub(crate) fn hex_val(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
         b'a'..=b'f' => Some(b - b'a' + 10),
@@ -53,19 +53,20 @@ pub fn decode_lossy(input: &[u8], plus_as_space: bool) -> Cow<'_, str> {
 }
 
 /// Strict decoding for path segments: a malformed escape or invalid UTF-8 is `None`,
-/// because a path that cannot be decoded cannot match a route.
+/// because a path that cannot be decoded cannot match a route. Borrows when there is
+/// no `%`.
 pub fn decode_strict(input: &str) -> Option<Cow<'_, str>> {
-    if !input.contains('%') {
-        return Some(Cow::Borrowed(input));
-    }
     let bytes = input.as_bytes();
+    let Some(first) = bytes.iter().position(|&b| b == b'%') else {
+        return Some(Cow::Borrowed(input));
+    };
     let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
+    out.extend_from_slice(bytes.get(..first)?);
+    let mut i = first;
+    while let Some(&b) = bytes.get(i) {
         if b == b'%' {
-            let h = bytes.get(i + 1).copied().and_then(hex_val)?;
-            let l = bytes.get(i + 2).copied().and_then(hex_val)?;
+            let h = hex_val(*bytes.get(i + 1)?)?;
+            let l = hex_val(*bytes.get(i + 2)?)?;
             out.push(h << 4 | l);
             i += 3;
         } else {

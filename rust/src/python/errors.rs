@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 
 use crate::headers::HeaderError;
 use crate::query::UrlencodedError;
+use crate::range::RangeError;
 use crate::router::RouteError;
 
 create_exception!(
@@ -39,6 +40,39 @@ create_exception!(
     "A query string or urlencoded form has more fields than the configured limit."
 );
 
+create_exception!(
+    _core,
+    RangeHeaderError,
+    PyValueError,
+    "Base class for the failures of `parse_range`."
+);
+create_exception!(
+    _core,
+    MalformedRangeError,
+    RangeHeaderError,
+    "A Range header is not a valid `bytes` ranges-specifier; servers ignore it."
+);
+create_exception!(
+    _core,
+    TooManyRangesError,
+    RangeHeaderError,
+    "A Range header lists more ranges than the configured limit."
+);
+create_exception!(
+    _core,
+    RangeNotSatisfiableError,
+    RangeHeaderError,
+    "No range in a Range header overlaps the representation (HTTP 416)."
+);
+
+pub fn range_error(err: RangeError) -> PyErr {
+    match err {
+        RangeError::Malformed(_) => MalformedRangeError::new_err(err.to_string()),
+        RangeError::TooManyRanges { .. } => TooManyRangesError::new_err(err.to_string()),
+        RangeError::Unsatisfiable { .. } => RangeNotSatisfiableError::new_err(err.to_string()),
+    }
+}
+
 pub fn route_error(err: RouteError) -> PyErr {
     match err {
         RouteError::InvalidPattern { .. } => InvalidRouteError::new_err(err.to_string()),
@@ -56,10 +90,20 @@ pub fn urlencoded_error(err: UrlencodedError) -> PyErr {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
-    m.add("RouteDefinitionError", py.get_type::<RouteDefinitionError>())?;
+    m.add(
+        "RouteDefinitionError",
+        py.get_type::<RouteDefinitionError>(),
+    )?;
     m.add("InvalidRouteError", py.get_type::<InvalidRouteError>())?;
     m.add("RouteConflictError", py.get_type::<RouteConflictError>())?;
     m.add("InvalidHeaderError", py.get_type::<InvalidHeaderError>())?;
     m.add("TooManyFieldsError", py.get_type::<TooManyFieldsError>())?;
+    m.add("RangeHeaderError", py.get_type::<RangeHeaderError>())?;
+    m.add("MalformedRangeError", py.get_type::<MalformedRangeError>())?;
+    m.add("TooManyRangesError", py.get_type::<TooManyRangesError>())?;
+    m.add(
+        "RangeNotSatisfiableError",
+        py.get_type::<RangeNotSatisfiableError>(),
+    )?;
     Ok(())
 }

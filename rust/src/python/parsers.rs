@@ -42,16 +42,14 @@ fn to_bytes<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
     }
     let s = obj.cast::<PyString>()?;
     // Header values are latin-1 on the wire (RFC 9110 §5.5); encode that way.
-    Ok(s.call_method1("encode", ("latin-1",))?.cast_into::<PyBytes>()?)
+    Ok(s.call_method1("encode", ("latin-1",))?
+        .cast_into::<PyBytes>()?)
 }
 
 /// Turns `(name, value)` pairs of str or bytes into ASGI header tuples, lowercasing
 /// names and rejecting names that are not tokens and values with CR, LF or NUL.
 #[pyfunction]
-fn encode_headers<'py>(
-    py: Python<'py>,
-    items: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyList>> {
+fn encode_headers<'py>(py: Python<'py>, items: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
     let out = PyList::empty(py);
     for item in items.try_iter()? {
         let item = item?;

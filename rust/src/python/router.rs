@@ -89,6 +89,15 @@ impl PyRouter {
     fn __len__(&self) -> usize {
         self.inner.len()
     }
+
+    // Endpoints often reference the router through their module globals; let the
+    // cycle collector see them.
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        for endpoint in self.inner.values() {
+            visit.call(endpoint)?;
+        }
+        Ok(())
+    }
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

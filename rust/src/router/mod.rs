@@ -16,6 +16,7 @@
 //! matched without any heap allocation.
 
 mod convert;
+mod hash;
 mod params;
 mod pattern;
 mod tree;
@@ -25,7 +26,6 @@ mod tests;
 
 use std::fmt;
 
-pub use convert::percent_decode;
 pub use params::{ParamValue, Params};
 pub use pattern::ParamKind;
 pub use tree::Router;
@@ -35,6 +35,11 @@ pub use tree::Router;
 pub struct RouteId(pub usize);
 
 /// The outcome of [`Router::lookup`].
+///
+/// `Found` is large because [`Params`] keeps up to eight parameters inline; boxing it
+/// would cost a heap allocation on every matched request, which is what the inline
+/// storage exists to avoid.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Match<'r, 'p, T> {
     /// A route handles this method and path.

@@ -136,9 +136,15 @@ fn is_token_byte(b: u8) -> bool {
 
 /// Uppercases and de-duplicates the method list; rejects an empty list or a method
 /// that is not an HTTP token.
-pub(crate) fn normalize_methods(pattern: &str, methods: &[&str]) -> Result<Vec<String>, RouteError> {
+pub(crate) fn normalize_methods(
+    pattern: &str,
+    methods: &[&str],
+) -> Result<Vec<String>, RouteError> {
     if methods.is_empty() {
-        return Err(invalid(pattern, "no methods given for the route".to_owned()));
+        return Err(invalid(
+            pattern,
+            "no methods given for the route".to_owned(),
+        ));
     }
     let mut out: Vec<String> = Vec::with_capacity(methods.len());
     for method in methods {

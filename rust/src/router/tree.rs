@@ -1,12 +1,15 @@
 //! The segment tree and the lookup algorithm.
 
-use std::collections::HashMap;
-
-use super::convert::{parse_float, parse_int, parse_uuid, percent_decode};
+use super::convert::{parse_float, parse_int, parse_uuid};
+use super::hash::FastMap;
 use super::pattern::{normalize_methods, parse_pattern, Segment};
 use super::{Match, ParamKind, ParamValue, Params, RouteError, RouteId};
+use crate::percent::decode_strict as percent_decode;
 
 const WEBSOCKET: &str = "WEBSOCKET";
+/// The wildcard method: matches any method, WebSocket included, after exact methods
+/// at the same node (used to mount sub-applications).
+const ANY_METHOD: &str = "*";
 
 /// Static children are scanned linearly up to this fan-out, then hashed.
 const SMALL_FANOUT: usize = 8;
@@ -14,7 +17,7 @@ const SMALL_FANOUT: usize = 8;
 #[derive(Debug)]
 enum StaticChildren {
     Small(Vec<(Box<str>, usize)>),
-    Map(HashMap<Box<str>, usize>),
+    Map(FastMap<Box<str>, usize>),
 }
 
 impl Default for StaticChildren {
@@ -40,7 +43,7 @@ impl StaticChildren {
                 items.push((key.into(), node));
             }
             StaticChildren::Small(items) => {
-                let mut map: HashMap<Box<str>, usize> = std::mem::take(items).into_iter().collect();
+                let mut map: FastMap<Box<str>, usize> = std::mem::take(items).into_iter().collect();
                 map.insert(key.into(), node);
                 *self = StaticChildren::Map(map);
             }
@@ -86,15 +89,17 @@ impl Endpoint {
             .map(|&(_, route)| route)
     }
 
-    /// Exact method, or `GET` for a `HEAD` request.
+    /// Exact method, `GET` for a `HEAD` request, then the `*` wildcard.
     fn resolve(&self, method: &str) -> Option<usize> {
-        self.exact(method).or_else(|| {
-            if method.eq_ignore_ascii_case("HEAD") {
-                self.exact("GET")
-            } else {
-                None
-            }
-        })
+        self.exact(method)
+            .or_else(|| {
+                if method.eq_ignore_ascii_case("HEAD") {
+                    self.exact("GET")
+                } else {
+                    None
+                }
+            })
+            .or_else(|| self.exact(ANY_METHOD))
     }
 
     fn add(&mut self, methods: &[String], route: usize) {
@@ -105,9 +110,9 @@ impl Endpoint {
             .methods
             .iter()
             .map(|(m, _)| &**m)
-            .filter(|m| *m != WEBSOCKET)
+            .filter(|m| *m != WEBSOCKET && *m != ANY_METHOD)
             .collect();
-        self.has_http = !allow.is_empty();
+        self.has_http = !allow.is_empty() || self.exact(ANY_METHOD).is_some();
         if allow.contains(&"GET") {
             allow.push("HEAD");
         }
@@ -165,7 +170,7 @@ pub struct Router<T> {
     /// Arena; index 0 is the root (the position of the first segment).
     nodes: Vec<Node>,
     /// Full pattern of every parameter-free route (without `%`) -> its node.
-    static_paths: HashMap<Box<str>, usize>,
+    static_paths: FastMap<Box<str>, usize>,
 }
 
 impl<T> Default for Router<T> {
@@ -199,7 +204,7 @@ impl<T> Router<T> {
         Router {
             routes: Vec::new(),
             nodes: vec![Node::default()],
-            static_paths: HashMap::new(),
+            static_paths: FastMap::default(),
         }
     }
 
@@ -210,6 +215,11 @@ impl<T> Router<T> {
 
     pub fn is_empty(&self) -> bool {
         self.routes.is_empty()
+    }
+
+    /// The registered values, in insertion order.
+    pub fn values(&self) -> impl Iterator<Item = &T> {
+        self.routes.iter().map(|r| &r.value)
     }
 
     /// The pattern a route was registered with.
@@ -226,7 +236,12 @@ impl<T> Router<T> {
 
     /// Registers `value` for `pattern` and `methods` (case-insensitive; `WEBSOCKET`
     /// marks a WebSocket route). On error the router is left unchanged.
-    pub fn insert(&mut self, pattern: &str, methods: &[&str], value: T) -> Result<RouteId, RouteError> {
+    pub fn insert(
+        &mut self,
+        pattern: &str,
+        methods: &[&str],
+        value: T,
+    ) -> Result<RouteId, RouteError> {
         let segments = parse_pattern(pattern)?;
         let methods = normalize_methods(pattern, methods)?;
         self.check_conflicts(pattern, &segments, &methods)?;
@@ -301,9 +316,18 @@ impl<T> Router<T> {
     }
 
     /// Read-only walk along the new route's shape looking for conflicts.
-    fn check_conflicts(&self, pattern: &str, segments: &[Segment<'_>], methods: &[String]) -> Result<(), RouteError> {
+    fn check_conflicts(
+        &self,
+        pattern: &str,
+        segments: &[Segment<'_>],
+        methods: &[String],
+    ) -> Result<(), RouteError> {
         let new_route = || format!("{} {}", methods.join("|"), pattern);
-        let name_conflict = |position: usize, kind: ParamKind, new: &str, old: &str, route: usize| {
+        let name_conflict = |position: usize,
+                             kind: ParamKind,
+                             new: &str,
+                             old: &str,
+                             route: usize| {
             RouteError::Conflict {
                 new_route: new_route(),
                 existing_route: self.render(route),
@@ -320,7 +344,9 @@ impl<T> Router<T> {
                     return Err(RouteError::Conflict {
                         new_route: new_route(),
                         existing_route: self.render(route),
-                        reason: format!("both routes handle method {method} for the same path shape"),
+                        reason: format!(
+                            "both routes handle method {method} for the same path shape"
+                        ),
                     });
                 }
             }
@@ -352,7 +378,13 @@ impl<T> Router<T> {
                 }
                 Segment::Param { name, kind } => match n.param(kind) {
                     Some(edge) if &*edge.name != name => {
-                        return Err(name_conflict(position, kind, name, &edge.name, edge.first_route));
+                        return Err(name_conflict(
+                            position,
+                            kind,
+                            name,
+                            &edge.name,
+                            edge.first_route,
+                        ));
                     }
                     Some(edge) => Some(edge.node),
                     None => None,
@@ -416,7 +448,12 @@ impl<T> Router<T> {
 
     /// Depth-first search in priority order. `rest` is the path after the `/` that
     /// precedes this node's segment, or `None` when the path ended at this node.
-    fn visit<'r, 'p>(&'r self, node: &'r Node, rest: Option<&'p str>, search: &mut Search<'r, 'p, '_>) -> Option<usize> {
+    fn visit<'r, 'p>(
+        &'r self,
+        node: &'r Node,
+        rest: Option<&'p str>,
+        search: &mut Search<'r, 'p, '_>,
+    ) -> Option<usize> {
         let Some(rest) = rest else {
             return node.endpoint.as_ref().and_then(|ep| search.check(ep));
         };
@@ -437,28 +474,34 @@ impl<T> Router<T> {
         let mark = search.params.len();
         if let Some(edge) = &node.int {
             if let Some(v) = parse_int(&decoded) {
-                if let Some(route) = self.visit_param(edge, ParamValue::Int(v), next, search, mark) {
+                if let Some(route) = self.visit_param(edge, ParamValue::Int(v), next, search, mark)
+                {
                     return Some(route);
                 }
             }
         }
         if let Some(edge) = &node.uuid {
             if let Some(v) = parse_uuid(&decoded) {
-                if let Some(route) = self.visit_param(edge, ParamValue::Uuid(v), next, search, mark) {
+                if let Some(route) = self.visit_param(edge, ParamValue::Uuid(v), next, search, mark)
+                {
                     return Some(route);
                 }
             }
         }
         if let Some(edge) = &node.float {
             if let Some(v) = parse_float(&decoded) {
-                if let Some(route) = self.visit_param(edge, ParamValue::Float(v), next, search, mark) {
+                if let Some(route) =
+                    self.visit_param(edge, ParamValue::Float(v), next, search, mark)
+                {
                     return Some(route);
                 }
             }
         }
         if let Some(edge) = &node.string {
             if !decoded.is_empty() {
-                if let Some(route) = self.visit_param(edge, ParamValue::Str(decoded), next, search, mark) {
+                if let Some(route) =
+                    self.visit_param(edge, ParamValue::Str(decoded), next, search, mark)
+                {
                     return Some(route);
                 }
             }
