@@ -23,7 +23,7 @@ $(VENV)/.deps: requirements-dev.txt
 # `maturin develop --release` builds the extension once and installs the package in
 # editable mode; the stamp makes repeated runs skip the build when nothing changed.
 $(VENV)/.built: $(VENV)/.deps $(RUST_SOURCES)
-	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release --quiet
+	flock $(VENV)/.build.lock env VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release --quiet
 	touch $@
 
 build: $(VENV)/.built

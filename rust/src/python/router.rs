@@ -3,10 +3,10 @@
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyTuple, PyType};
+use pyo3::types::{PyDict, PyString, PyTuple, PyType};
 
 use super::errors::route_error;
-use crate::router::{Match, ParamValue, Router};
+use crate::router::{param_names, Match, ParamValue, Router};
 
 /// Lookup outcome codes, chosen to be the HTTP status the shell answers with.
 const FOUND: u16 = 200;
@@ -30,9 +30,16 @@ fn param_to_py<'py>(py: Python<'py>, value: &ParamValue<'_>) -> PyResult<Bound<'
     })
 }
 
+/// What the tree stores per route: the endpoint, and the parameter names as interned
+/// Python strings so that building the params dict allocates no key strings.
+struct RouteEntry {
+    endpoint: Py<PyAny>,
+    names: Box<[Py<PyString>]>,
+}
+
 #[pyclass(name = "Router", module = "covet._core")]
 pub struct PyRouter {
-    inner: Router<Py<PyAny>>,
+    inner: Router<RouteEntry>,
 }
 
 #[pymethods]
@@ -45,10 +52,21 @@ impl PyRouter {
     }
 
     /// Registers `endpoint` for `pattern` and `methods`; returns the route's index.
-    fn add(&mut self, pattern: &str, methods: Vec<String>, endpoint: Py<PyAny>) -> PyResult<usize> {
+    fn add(
+        &mut self,
+        py: Python<'_>,
+        pattern: &str,
+        methods: Vec<String>,
+        endpoint: Py<PyAny>,
+    ) -> PyResult<usize> {
         let methods: Vec<&str> = methods.iter().map(String::as_str).collect();
+        let names = param_names(pattern)
+            .map_err(route_error)?
+            .into_iter()
+            .map(|name| PyString::intern(py, name).unbind())
+            .collect();
         self.inner
-            .insert(pattern, &methods, endpoint)
+            .insert(pattern, &methods, RouteEntry { endpoint, names })
             .map(|id| id.0)
             .map_err(route_error)
     }
@@ -68,10 +86,14 @@ impl PyRouter {
         match self.inner.lookup(method, path) {
             Match::Found { value, params, .. } => {
                 let dict = PyDict::new(py);
-                for (name, v) in params.iter() {
-                    dict.set_item(name, param_to_py(py, v)?)?;
+                for (i, (name, v)) in params.iter().enumerate() {
+                    let v = param_to_py(py, v)?;
+                    match value.names.get(i) {
+                        Some(key) => dict.set_item(key.bind(py), v)?,
+                        None => dict.set_item(name, v)?,
+                    }
                 }
-                (FOUND, value.clone_ref(py), dict).into_pyobject(py)
+                (FOUND, value.endpoint.clone_ref(py), dict).into_pyobject(py)
             }
             Match::Options { allow } => (OPTIONS, py.None(), allow).into_pyobject(py),
             Match::MethodNotAllowed { allow } => {
@@ -93,8 +115,8 @@ impl PyRouter {
     // Endpoints often reference the router through their module globals; let the
     // cycle collector see them.
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        for endpoint in self.inner.values() {
-            visit.call(endpoint)?;
+        for entry in self.inner.values() {
+            visit.call(&entry.endpoint)?;
         }
         Ok(())
     }

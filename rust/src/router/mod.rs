@@ -90,3 +90,15 @@ impl fmt::Display for RouteError {
 }
 
 impl std::error::Error for RouteError {}
+
+/// The parameter names of a pattern, in order; a match's [`Params`] come in the same
+/// order, so bindings can pair them with names prepared once at registration.
+pub fn param_names(pattern: &str) -> Result<Vec<&str>, RouteError> {
+    Ok(pattern::parse_pattern(pattern)?
+        .into_iter()
+        .filter_map(|segment| match segment {
+            pattern::Segment::Param { name, .. } => Some(name),
+            pattern::Segment::Static(_) => None,
+        })
+        .collect())
+}
