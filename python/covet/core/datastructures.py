@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple, Union
 from urllib.parse import SplitResult, urlsplit
 
 from covet import _core
@@ -185,7 +186,8 @@ class URL:
     def from_scope(cls, scope: Mapping[str, Any]) -> URL:
         scheme = scope.get("scheme", "http")
         server = scope.get("server")
-        path = scope.get("root_path", "") + scope["path"]
+        # ASGI: `path` already includes `root_path` (the spec says so since 2023).
+        path = scope["path"]
         query = scope.get("query_string", b"")
         host = None
         for name, value in scope.get("headers", ()):
@@ -272,3 +274,125 @@ class State:
 
     def __delattr__(self, key: str) -> None:
         del self._state[key]
+
+
+class UploadFile:
+    """A file part of a multipart form.
+
+    The content lives in ``file``, a ``tempfile.SpooledTemporaryFile``: in memory up
+    to the spool threshold (``Limits.spool_max_size``), in an anonymous temporary
+    file on disk beyond it. The async methods run disk I/O in a worker thread once
+    the file has spooled to disk. The framework closes (and so deletes) every
+    upload when the request ends; ``close()`` may also be called earlier.
+    """
+
+    __slots__ = ("content_type", "file", "filename", "headers", "size")
+
+    def __init__(
+        self,
+        file: IO[bytes],
+        *,
+        size: int | None = None,
+        filename: str | None = None,
+        headers: Headers | None = None,
+        content_type: str | None = None,
+    ) -> None:
+        self.file = file
+        self.size = size
+        self.filename = filename
+        self.headers = headers if headers is not None else Headers()
+        if content_type is None:
+            content_type = self.headers.get("content-type")
+        self.content_type = content_type
+
+    @property
+    def _in_memory(self) -> bool:
+        # SpooledTemporaryFile has no public "rolled over" flag; any other file
+        # object is treated as on disk.
+        return not getattr(self.file, "_rolled", True)
+
+    async def write(self, data: bytes) -> None:
+        if self.size is not None:
+            self.size += len(data)
+        if self._in_memory:
+            self.file.write(data)
+        else:
+            await asyncio.to_thread(self.file.write, data)
+
+    async def read(self, size: int = -1) -> bytes:
+        if self._in_memory:
+            return self.file.read(size)
+        return await asyncio.to_thread(self.file.read, size)
+
+    async def seek(self, offset: int) -> None:
+        if self._in_memory:
+            self.file.seek(offset)
+        else:
+            await asyncio.to_thread(self.file.seek, offset)
+
+    async def close(self) -> None:
+        # Synchronous on purpose: closing an unlinked temporary file is a cheap
+        # syscall, and doing it inline means cancellation cannot leave it open.
+        self.file.close()
+
+    @property
+    def closed(self) -> bool:
+        return bool(self.file.closed)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(filename={self.filename!r}, size={self.size!r}, "
+            f"content_type={self.content_type!r})"
+        )
+
+
+FormValue = Union[str, UploadFile]
+
+
+class FormData(Mapping[str, FormValue]):
+    """An immutable, multi-valued form: text values are ``str``, file parts are
+    ``UploadFile``. Like ``QueryParams``, ``form["k"]`` and ``get`` return the last
+    value for a repeated key and ``getlist`` returns all of them in order."""
+
+    __slots__ = ("_dict", "_list")
+
+    def __init__(
+        self, items: Mapping[str, FormValue] | Iterable[tuple[str, FormValue]] = ()
+    ) -> None:
+        pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
+        self._list: list[tuple[str, FormValue]] = pairs
+        self._dict: dict[str, FormValue] = dict(pairs)
+
+    def __getitem__(self, key: str) -> FormValue:
+        return self._dict[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dict)
+
+    def __len__(self) -> int:
+        return len(self._dict)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._dict
+
+    def getlist(self, key: str) -> list[FormValue]:
+        return [v for k, v in self._list if k == key]
+
+    def multi_items(self) -> list[tuple[str, FormValue]]:
+        return list(self._list)
+
+    async def close(self) -> None:
+        """Closes every ``UploadFile`` in the form."""
+        for _, value in self._list:
+            if isinstance(value, UploadFile):
+                await value.close()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FormData):
+            return self._list == other._list
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._list!r})"
