@@ -1,0 +1,80 @@
+"""What HTTP requests and WebSocket connections have in common: a lazy view over the
+ASGI scope (URL, client, headers, query, cookies, path parameters, state).
+
+Each view is built on first access and cached, so a handler pays only for what it
+reads. ``WebSocket`` derives from ``HTTPConnection``; ``Request`` can too, by
+dropping the slots and properties below from its own definition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from covet import _core
+from covet.core.datastructures import URL, Address, Headers, QueryParams, State
+
+Scope = dict[str, Any]
+
+
+class HTTPConnection:
+    """The scope-derived part of a request or a WebSocket connection."""
+
+    __slots__ = ("_cookies", "_headers", "_query", "_state", "path_params", "scope")
+
+    def __init__(self, scope: Scope, path_params: dict[str, Any] | None = None) -> None:
+        self.scope = scope
+        self.path_params: dict[str, Any] = path_params if path_params is not None else {}
+        self._headers: Headers | None = None
+        self._query: QueryParams | None = None
+        self._cookies: dict[str, str] | None = None
+        self._state: State | None = None
+
+    @property
+    def path(self) -> str:
+        return self.scope["path"]
+
+    @property
+    def url(self) -> URL:
+        return URL.from_scope(self.scope)
+
+    @property
+    def base_url(self) -> URL:
+        return URL.from_scope(dict(self.scope, path="/", query_string=b""))
+
+    @property
+    def client(self) -> Address | None:
+        client = self.scope.get("client")
+        return Address(client[0], client[1]) if client else None
+
+    @property
+    def app(self) -> Any:
+        return self.scope.get("app")
+
+    @property
+    def state(self) -> State:
+        """Per-connection state, seeded with a copy of the lifespan state."""
+        if self._state is None:
+            self._state = State(dict(self.scope.get("state") or {}))
+        return self._state
+
+    @property
+    def headers(self) -> Headers:
+        if self._headers is None:
+            self._headers = Headers(raw=self.scope["headers"])
+        return self._headers
+
+    @property
+    def query(self) -> QueryParams:
+        if self._query is None:
+            self._query = QueryParams(self.scope.get("query_string", b""))
+        return self._query
+
+    query_params = query
+
+    @property
+    def cookies(self) -> Mapping[str, str]:
+        if self._cookies is None:
+            header = self.headers.get("cookie")
+            self._cookies = _core.parse_cookies(header) if header else {}
+        return self._cookies
