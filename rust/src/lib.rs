@@ -5,11 +5,15 @@
 //! PyO3 bindings in `python` are compiled only with the `python` feature, which
 //! maturin enables (see pyproject.toml).
 
+pub mod content_type;
 pub mod cookies;
 pub mod headers;
+pub mod multipart;
 pub mod percent;
 pub mod query;
+pub mod range;
 pub mod router;
+pub mod stats;
 
 #[cfg(feature = "python")]
 mod python;

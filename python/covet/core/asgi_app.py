@@ -1,20 +1,43 @@
 """The ASGI 3.0 application: ``CovetASGIApp`` and its factories.
 
 Per HTTP request the shell does one Rust call to route (``CovetRouter.lookup``),
-builds a lazy ``Request``, awaits the handler and sends the pre-rendered response.
+builds a lazy ``Request``, awaits the handler, sends the pre-rendered response and
+records status and latency with one more Rust call (``covet.core.stats``).
+
+WebSocket scopes are routed with the method ``"WEBSOCKET"`` and handed a
+``WebSocket`` (``covet.core.websockets``). Lifespan runs the ``lifespan`` context
+manager and the startup/shutdown handlers.
+
+Logging goes to the ``covet.asgi`` logger: unhandled exceptions always (at ERROR,
+with traceback, never in the response unless ``debug``); with ``debug=True`` also one
+DEBUG line per request and per WebSocket session (method, path, status, duration).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from time import perf_counter_ns
 from typing import Any
 
+from covet.core.datastructures import State
 from covet.core.exceptions import HTTPException
+from covet.core.limits import DEFAULT_LIMITS, Limits
 from covet.core.requests import Request
 from covet.core.responses import JSONResponse, Response
-from covet.core.routing import CovetRouter
+from covet.core.routing import WEBSOCKET, CovetRouter
+from covet.core.stats import Stats, StatsSnapshot
+from covet.core.websockets import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    WebSocket,
+    WebSocketDisconnect,
+    WebSocketException,
+    WebSocketState,
+)
 
 logger = logging.getLogger("covet.asgi")
 
@@ -24,6 +47,9 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 ExceptionHandler = Callable[[Request, Exception], Any]
 LifecycleHandler = Callable[[], Any]
+#: ``lifespan=``: called with the app, returns an async context manager that may
+#: yield a mapping, the lifespan state copied into every request's ``scope["state"]``.
+Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
 
 
 def to_response(result: Any) -> Response:
@@ -56,13 +82,37 @@ class CovetASGIApp:
         debug: bool = False,
         enable_lifespan: bool = True,
         exception_handlers: Mapping[int | type[Exception], ExceptionHandler] | None = None,
+        *,
+        lifespan: Lifespan | None = None,
+        on_startup: Sequence[LifecycleHandler] | None = None,
+        on_shutdown: Sequence[LifecycleHandler] | None = None,
+        websocket_max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
+        limits: Limits | None = None,
     ) -> None:
         self.router = router if router is not None else CovetRouter()
+        self.limits = limits if limits is not None else DEFAULT_LIMITS
+        self._stats = Stats()
+        self._record = self._stats.record
+        self._debug_logging_ready = False
         self.debug = debug
         self.enable_lifespan = enable_lifespan
         self.middleware_stack = middleware_stack
-        self._startup_handlers: list[LifecycleHandler] = []
-        self._shutdown_handlers: list[LifecycleHandler] = []
+        #: Application-wide state (``app.state.x = ...``), also reachable from a
+        #: request as ``request.app.state``.
+        self.state = State()
+        self.lifespan_context = lifespan
+        self._lifespan_stack: contextlib.AsyncExitStack | None = None
+        self._startup_handlers: list[LifecycleHandler] = list(on_startup or ())
+        self._shutdown_handlers: list[LifecycleHandler] = list(on_shutdown or ())
+        if websocket_max_message_size is not None and (
+            isinstance(websocket_max_message_size, bool)
+            or not isinstance(websocket_max_message_size, int)
+            or websocket_max_message_size < 1
+        ):
+            raise ValueError("websocket_max_message_size must be a positive int or None")
+        #: Largest incoming WebSocket message, in bytes, before the connection is
+        #: closed with 1009; None leaves only the server's own limit.
+        self.websocket_max_message_size = websocket_max_message_size
         self._status_handlers: dict[int, ExceptionHandler] = {}
         self._class_handlers: dict[type[Exception], ExceptionHandler] = {}
         for key, handler in (exception_handlers or {}).items():
@@ -70,6 +120,38 @@ class CovetASGIApp:
         self._asgi: ASGIApp = self._build_stack()
 
     # -- configuration --------------------------------------------------------------
+    @property
+    def limits(self) -> Limits:
+        """Request limits (``covet.core.limits.Limits``): body size, forms, URL length,
+        header count."""
+        return self._limits
+
+    @limits.setter
+    def limits(self, value: Limits) -> None:
+        if not isinstance(value, Limits):
+            raise TypeError(f"limits must be a covet.Limits, got {type(value).__name__}")
+        self._limits = value
+        # The URL and header-count checks, decided once: None skips them entirely.
+        url, count = value.max_url_length, value.max_header_count
+        self._head_limits: tuple[int, int] | None = (
+            None
+            if url is None and count is None
+            else (
+                count if count is not None else sys.maxsize,
+                url if url is not None else sys.maxsize,
+            )
+        )
+
+    @property
+    def debug(self) -> bool:
+        return self._debug
+
+    @debug.setter
+    def debug(self, value: bool) -> None:
+        # Decided here, not per request: the plain path pays nothing for logging.
+        self._debug = bool(value)
+        self._http = self._handle_http_logged if self._debug else self._handle_http
+
     def _build_stack(self) -> ASGIApp:
         app: ASGIApp = self._dispatch
         if self.middleware_stack is not None:
@@ -82,9 +164,7 @@ class CovetASGIApp:
     def add_shutdown_handler(self, func: LifecycleHandler) -> None:
         self._shutdown_handlers.append(func)
 
-    def add_exception_handler(
-        self, key: int | type[Exception], handler: ExceptionHandler
-    ) -> None:
+    def add_exception_handler(self, key: int | type[Exception], handler: ExceptionHandler) -> None:
         """Handle an HTTP status (``404``) or an exception class and its subclasses.
         The handler receives ``(request, exc)`` and returns a response."""
         if isinstance(key, int):
@@ -95,6 +175,13 @@ class CovetASGIApp:
     def add_route(self, path: str, handler: Any, methods: Any = None, **kwargs: Any) -> Any:
         return self.router.add_route(path, handler, methods, **kwargs)
 
+    def mount(self, prefix: str, app: Any, name: str | None = None) -> Any:
+        return self.router.mount(prefix, app, name=name)
+
+    def url_path_for(self, name: str, /, **params: Any) -> str:
+        """The path of a named route, relative to the application root."""
+        return self.router.url_path_for(name, **params)
+
     # -- ASGI -------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if "app" not in scope:
@@ -104,13 +191,24 @@ class CovetASGIApp:
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            await self._handle_http(scope, receive, send)
+            await self._http(scope, receive, send)
+        elif kind == "websocket":
+            await self._handle_websocket(scope, receive, send)
         elif kind == "lifespan":
             await self._handle_lifespan(scope, receive, send)
         else:
             raise RuntimeError(f"unsupported ASGI scope type {kind!r}")
 
     async def _handle_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start = perf_counter_ns()
+        head_limits = self._head_limits
+        if head_limits is not None and (
+            len(scope["headers"]) > head_limits[0]
+            or len(scope.get("raw_path") or scope["path"]) + len(scope.get("query_string", b""))
+            > head_limits[1]
+        ):
+            await self._reject_head(scope, receive, send, start)
+            return
         status, route, extra = self.router.lookup(scope["method"], route_path(scope))
         if status == 200:
             request = Request(scope, receive, extra)
@@ -121,10 +219,165 @@ class CovetASGIApp:
         elif status == 204:
             response = Response(status_code=204, headers={"allow": extra})
         else:
-            request = Request(scope, receive)
-            headers = {"allow": extra} if status == 405 else None
-            response = await self._handle_exception(request, HTTPException(status, headers=headers))
-        await response(scope, receive, send)
+            response = None
+            if status == 404 and self.router.redirect_slashes:
+                # Only on the 404 path: /users -> /users/ (or back) if that matches.
+                response = self.router.slash_redirect(scope, route_path(scope))
+            if response is None:
+                request = Request(scope, receive)
+                headers = {"allow": extra} if status == 405 else None
+                response = await self._handle_exception(
+                    request, HTTPException(status, headers=headers)
+                )
+        try:
+            await response(scope, receive, send)
+        finally:
+            self._record(response.status_code, perf_counter_ns() - start)
+            if status == 200 and request._form is not None:
+                await request.close()  # the form's uploads: temp files go away now
+
+    async def _reject_head(self, scope: Scope, receive: Receive, send: Send, start: int) -> None:
+        """431 for too many header lines, 414 for a too-long URL (``Limits``)."""
+        limits = self._limits
+        if limits.max_header_count is not None and len(scope["headers"]) > limits.max_header_count:
+            exc = HTTPException(
+                431, f"Too many request headers: the limit is {limits.max_header_count}"
+            )
+        else:
+            exc = HTTPException(414, f"URI too long: the limit is {limits.max_url_length} bytes")
+        response = await self._handle_exception(Request(scope, receive), exc)
+        try:
+            await response(scope, receive, send)
+        finally:
+            self._record(response.status_code, perf_counter_ns() - start)
+
+    async def _handle_http_logged(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``debug=True``: ``_handle_http`` plus one log line per request. The query
+        string is left out of the line, as it may carry credentials."""
+        if not self._debug_logging_ready:
+            self._setup_debug_logging()
+        start = perf_counter_ns()
+        sent_status: list[int] = []
+
+        async def watch(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                sent_status.append(message["status"])
+            await send(message)
+
+        try:
+            await self._handle_http(scope, receive, watch)
+        finally:
+            logger.debug(
+                "%s %s -> %s in %.3f ms",
+                scope["method"],
+                scope["path"],
+                sent_status[0] if sent_status else "no response",
+                (perf_counter_ns() - start) / 1e6,
+            )
+
+    def _setup_debug_logging(self) -> None:
+        """Makes debug logging visible without configuration (as Flask does): if the
+        ``covet.asgi`` level is unset it becomes DEBUG, and if no handler would
+        receive its records, one writing to stderr is added. Done on the first
+        request or at startup, so a ``logging.basicConfig`` made after creating the
+        app is honoured."""
+        self._debug_logging_ready = True
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.DEBUG)
+        if not logger.hasHandlers():
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter("%(levelname)s:  %(name)s  %(message)s"))
+            logger.addHandler(handler)
+
+    # -- WebSocket --------------------------------------------------------------------
+    async def _handle_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        status, route, params = self.router.lookup(WEBSOCKET, route_path(scope))
+        websocket = WebSocket(
+            scope,
+            receive,
+            send,
+            params if status == 200 else None,
+            max_message_size=self.websocket_max_message_size,
+            stats=self._stats,
+        )
+        start = perf_counter_ns()
+        try:
+            if status == 200:
+                await self._run_websocket(route.endpoint, websocket)
+            else:
+                await websocket.send_denial_response(
+                    JSONResponse({"detail": "Not Found"}, status_code=404)
+                )
+        finally:
+            if websocket.accepted:
+                self._stats.websocket_closed()
+            if self._debug:
+                self._log_websocket(websocket, start)
+
+    async def _run_websocket(self, endpoint: Any, websocket: WebSocket) -> None:
+        """Runs the handler and makes sure the connection ends properly whatever it
+        does: returns without accepting (403/denial), returns without closing (1000),
+        raises (1011 and logged; before accept a 500 denial), raises HTTPException
+        (before accept a denial with its status; after, 1008 for 4xx and 1011 for 5xx)
+        or WebSocketException (its code). App exception handlers are HTTP-only."""
+        try:
+            await endpoint(websocket)
+        except WebSocketDisconnect:
+            return  # the peer left, or a receive_* closed on a protocol error
+        except WebSocketException as exc:
+            await websocket.close(exc.code, exc.reason)
+            return
+        except HTTPException as exc:
+            if websocket.application_state is WebSocketState.CONNECTING:
+                await websocket.send_denial_response(
+                    JSONResponse(
+                        {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+                    )
+                )
+            else:
+                await websocket.close(1011 if exc.status_code >= 500 else 1008)
+            return
+        except Exception as exc:
+            logger.error("unhandled exception in WebSocket %s", websocket.path, exc_info=exc)
+            if websocket.application_state is WebSocketState.CONNECTING:
+                await websocket.send_denial_response(
+                    JSONResponse(self._internal_error_body(exc), status_code=500)
+                )
+            else:
+                await websocket.close(1011)
+            return
+        if websocket.application_state is WebSocketState.CONNECTING:
+            await websocket.send_denial_response(
+                JSONResponse({"detail": "Forbidden"}, status_code=403)
+            )
+        else:
+            await websocket.close(1000)
+
+    def _log_websocket(self, websocket: WebSocket, start: int) -> None:
+        if not self._debug_logging_ready:
+            self._setup_debug_logging()
+        if websocket.accepted:
+            outcome = f"closed {websocket.close_code}"
+        elif websocket.application_state is WebSocketState.RESPONSE:
+            outcome = "denied"
+        else:
+            outcome = "refused"
+        logger.debug(
+            "WEBSOCKET %s -> %s after %.3f ms",
+            websocket.path,
+            outcome,
+            (perf_counter_ns() - start) / 1e6,
+        )
+
+    # -- stats ------------------------------------------------------------------------
+    def get_stats(self) -> StatsSnapshot:
+        """Request counts, latency percentiles and open WebSocket connections; see
+        ``covet.core.stats`` for the fields."""
+        return self._stats.snapshot()  # type: ignore[return-value]
+
+    def reset_stats(self) -> None:
+        """Zeroes the counters (open WebSocket connections stay counted)."""
+        self._stats.reset()
 
     # -- errors -----------------------------------------------------------------------
     def _lookup_handler(self, exc: Exception) -> ExceptionHandler | None:
@@ -150,28 +403,65 @@ class CovetASGIApp:
             return JSONResponse(
                 {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
             )
-        logger.error(
-            "unhandled exception in %s %s", request.method, request.path, exc_info=exc
-        )
+        logger.error("unhandled exception in %s %s", request.method, request.path, exc_info=exc)
+        return JSONResponse(self._internal_error_body(exc), status_code=500)
+
+    def _internal_error_body(self, exc: BaseException) -> dict[str, Any]:
+        """The body of a 500: the status phrase only, unless ``debug`` is on."""
         body: dict[str, Any] = {"detail": "Internal Server Error"}
-        if self.debug:
+        if self._debug:
             body["error"] = f"{type(exc).__name__}: {exc}"
             body["traceback"] = traceback.format_exception(type(exc), exc, exc.__traceback__)
-        return JSONResponse(body, status_code=500)
+        return body
 
     # -- lifespan ---------------------------------------------------------------------
-    async def startup(self) -> None:
-        for handler in self._startup_handlers:
-            await _call(handler)
+    async def startup(self, state: dict[str, Any] | None = None) -> None:
+        """Enters the ``lifespan`` context, then runs the startup handlers in order.
+
+        A mapping the lifespan yields is merged into ``state``, the ASGI lifespan
+        state that servers copy into each request's ``scope["state"]`` (hence
+        ``request.state.db``). If startup fails, the context is exited again."""
+        if self._lifespan_stack is not None:
+            raise RuntimeError("startup() called again before shutdown()")
+        stack = contextlib.AsyncExitStack()
+        try:
+            if self.lifespan_context is not None:
+                value = await stack.enter_async_context(self.lifespan_context(self))
+                if value is not None:
+                    if not isinstance(value, Mapping):
+                        raise TypeError(
+                            "a lifespan context may yield a mapping (the lifespan "
+                            f"state) or None, not {type(value).__name__}"
+                        )
+                    if state is None:
+                        raise RuntimeError(
+                            "the lifespan yielded state, but the server provides no "
+                            "lifespan 'state' to put it in (ASGI lifespan state)"
+                        )
+                    state.update(value)
+            for handler in self._startup_handlers:
+                await _call(handler)
+        except BaseException as exc:
+            await stack.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        self._lifespan_stack = stack
 
     async def shutdown(self) -> None:
-        """Runs every shutdown handler even if one fails; re-raises the first error."""
+        """Runs every shutdown handler even if one fails, then exits the ``lifespan``
+        context; re-raises the first error."""
         first_error: BaseException | None = None
         for handler in self._shutdown_handlers:
             try:
                 await _call(handler)
             except Exception as exc:
                 logger.exception("shutdown handler %r failed", handler)
+                first_error = first_error or exc
+        stack, self._lifespan_stack = self._lifespan_stack, None
+        if stack is not None:
+            try:
+                await stack.aclose()
+            except Exception as exc:
+                logger.exception("lifespan context failed on exit")
                 first_error = first_error or exc
         if first_error is not None:
             raise first_error
@@ -181,16 +471,20 @@ class CovetASGIApp:
             # Raising tells the server this app does not speak lifespan; it carries on.
             raise RuntimeError("lifespan is disabled for this app")
         message = await receive()
-        assert message["type"] == "lifespan.startup"
+        if message["type"] != "lifespan.startup":
+            raise RuntimeError(f"expected ASGI 'lifespan.startup', got {message['type']!r}")
+        if self._debug and not self._debug_logging_ready:
+            self._setup_debug_logging()
         try:
-            await self.startup()
+            await self.startup(scope.get("state"))
         except BaseException:
-            logger.exception("startup failed")
+            # The server reports the message (uvicorn logs it and exits non-zero).
             await send({"type": "lifespan.startup.failed", "message": traceback.format_exc()})
             raise
         await send({"type": "lifespan.startup.complete"})
         message = await receive()
-        assert message["type"] == "lifespan.shutdown"
+        if message["type"] != "lifespan.shutdown":
+            raise RuntimeError(f"expected ASGI 'lifespan.shutdown', got {message['type']!r}")
         try:
             await self.shutdown()
         except BaseException:

@@ -4,7 +4,9 @@ use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
+use crate::content_type::ContentTypeError;
 use crate::headers::HeaderError;
+use crate::multipart::FormError;
 use crate::query::UrlencodedError;
 use crate::range::RangeError;
 use crate::router::RouteError;
@@ -73,6 +75,36 @@ pub fn range_error(err: RangeError) -> PyErr {
     }
 }
 
+create_exception!(
+    _core,
+    InvalidContentTypeError,
+    PyValueError,
+    "A Content-Type or Content-Disposition header value does not parse."
+);
+create_exception!(
+    _core,
+    MalformedMultipartError,
+    PyValueError,
+    "A multipart/form-data body is malformed or truncated (HTTP 400)."
+);
+create_exception!(
+    _core,
+    FormLimitError,
+    PyValueError,
+    "A form exceeds a configured limit: fields, files, part headers or field size (HTTP 413)."
+);
+
+pub fn content_type_error(err: ContentTypeError) -> PyErr {
+    InvalidContentTypeError::new_err(err.to_string())
+}
+
+pub fn form_error(err: FormError) -> PyErr {
+    match err {
+        FormError::Malformed(e) => MalformedMultipartError::new_err(e.to_string()),
+        FormError::Limit(e) => FormLimitError::new_err(e.to_string()),
+    }
+}
+
 pub fn route_error(err: RouteError) -> PyErr {
     match err {
         RouteError::InvalidPattern { .. } => InvalidRouteError::new_err(err.to_string()),
@@ -98,6 +130,15 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RouteConflictError", py.get_type::<RouteConflictError>())?;
     m.add("InvalidHeaderError", py.get_type::<InvalidHeaderError>())?;
     m.add("TooManyFieldsError", py.get_type::<TooManyFieldsError>())?;
+    m.add(
+        "InvalidContentTypeError",
+        py.get_type::<InvalidContentTypeError>(),
+    )?;
+    m.add(
+        "MalformedMultipartError",
+        py.get_type::<MalformedMultipartError>(),
+    )?;
+    m.add("FormLimitError", py.get_type::<FormLimitError>())?;
     m.add("RangeHeaderError", py.get_type::<RangeHeaderError>())?;
     m.add("MalformedRangeError", py.get_type::<MalformedRangeError>())?;
     m.add("TooManyRangesError", py.get_type::<TooManyRangesError>())?;

@@ -4,8 +4,11 @@
 use pyo3::prelude::*;
 
 mod errors;
+mod forms;
 mod parsers;
+mod ranges;
 mod router;
+mod stats;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -13,5 +16,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     router::register(m)?;
     parsers::register(m)?;
+    forms::register(m)?;
+    stats::register(m)?;
+    ranges::register(m)?;
     Ok(())
 }
