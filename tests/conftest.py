@@ -27,9 +27,17 @@ class Server:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "uvicorn", app,
-                "--host", "127.0.0.1", "--port", str(self.port),
-                "--log-level", "warning", *extra_args,
+                sys.executable,
+                "-m",
+                "uvicorn",
+                app,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+                *extra_args,
             ],
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}", **(env or {})},

@@ -1,10 +1,12 @@
 """The user guide's Quick Start, verbatim, is an acceptance test."""
+# ruff: noqa: I001
 
 import pytest
 
 from covet.core.asgi_integration import ASGITestClient
 
 # --- begin verbatim from ASGI-GUIDE.md "Basic ASGI App" ---
+# fmt: off
 from covet.core.asgi_app import create_asgi_app
 from covet.core.routing import CovetRouter
 from covet.core.http import Request, Response
@@ -22,6 +24,7 @@ app = create_asgi_app(router=router, debug=True)
 
 # Run with uvicorn
 # uvicorn your_module:app --reload
+# fmt: on
 # --- end verbatim ---
 
 

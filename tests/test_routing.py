@@ -204,8 +204,12 @@ async def test_scope_without_raw_path_still_routes_and_decodes_once() -> None:
         sent.append(message)
 
     scope = {
-        "type": "http", "method": "GET", "path": "/n/100%", "query_string": b"",
-        "headers": [], "root_path": "",
+        "type": "http",
+        "method": "GET",
+        "path": "/n/100%",
+        "query_string": b"",
+        "headers": [],
+        "root_path": "",
     }
     await app(scope, receive, send)
     assert sent[0]["status"] == 200

@@ -3,6 +3,32 @@
 from collections.abc import Iterable
 from typing import Any, ClassVar, final
 
+__all__ = [
+    "DEFAULT_MAX_RANGES",
+    "FormLimitError",
+    "InvalidContentTypeError",
+    "InvalidHeaderError",
+    "InvalidRouteError",
+    "MalformedMultipartError",
+    "MalformedRangeError",
+    "MultipartParser",
+    "RangeHeaderError",
+    "RangeNotSatisfiableError",
+    "RouteConflictError",
+    "RouteDefinitionError",
+    "Router",
+    "Stats",
+    "TooManyFieldsError",
+    "TooManyRangesError",
+    "__version__",
+    "encode_headers",
+    "parse_content_type",
+    "parse_cookies",
+    "parse_query",
+    "parse_range",
+    "parse_urlencoded_form",
+]
+
 __version__: str
 
 class RouteDefinitionError(ValueError): ...
@@ -18,6 +44,7 @@ class MalformedRangeError(RangeHeaderError): ...
 class TooManyRangesError(RangeHeaderError): ...
 class RangeNotSatisfiableError(RangeHeaderError): ...
 
+@final
 class Router:
     def __new__(cls) -> Router: ...
     def add(self, pattern: str, methods: list[str], endpoint: Any) -> int: ...
