@@ -47,9 +47,57 @@ pub fn validate_value(name: &[u8], value: &[u8]) -> Result<(), HeaderError> {
     }
 }
 
+/// The `content-type` value for a media type: text types get `; charset=utf-8`
+/// unless they name a charset already. Rejects CR, LF and NUL like any header value.
+pub fn content_type_value(media_type: &str) -> Result<std::borrow::Cow<'_, str>, HeaderError> {
+    validate_value(b"content-type", media_type.as_bytes())?;
+    let is_text = media_type
+        .get(..5)
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case("text/"));
+    if is_text && !media_type.to_ascii_lowercase().contains("charset=") {
+        Ok(std::borrow::Cow::Owned(format!(
+            "{media_type}; charset=utf-8"
+        )))
+    } else {
+        Ok(std::borrow::Cow::Borrowed(media_type))
+    }
+}
+
+/// Whether a response with this status carries a body and so a `content-length`
+/// (RFC 9110 §8.6: not for 1xx, 204 and 304).
+pub fn status_has_body(status: u16) -> bool {
+    status >= 200 && status != 204 && status != 304
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_type_adds_charset_to_text_only() {
+        assert_eq!(
+            content_type_value("text/plain").as_deref(),
+            Ok("text/plain; charset=utf-8")
+        );
+        assert_eq!(
+            content_type_value("text/html; charset=latin-1").as_deref(),
+            Ok("text/html; charset=latin-1")
+        );
+        assert_eq!(
+            content_type_value("application/json").as_deref(),
+            Ok("application/json")
+        );
+        assert!(content_type_value("text/plain\r\nx-evil: 1").is_err());
+    }
+
+    #[test]
+    fn bodyless_statuses() {
+        assert!(!status_has_body(101));
+        assert!(!status_has_body(204));
+        assert!(!status_has_body(304));
+        assert!(status_has_body(200));
+        assert!(status_has_body(404));
+    }
 
     #[test]
     fn accepts_tokens_and_plain_values() {

@@ -240,7 +240,11 @@ class CovetHandlerApp(CovetASGIApp):
             self._endpoint = call_sync
         super().__init__(**kwargs)
 
-    async def _handle_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super()._serve(scope, receive, send)
+            return
+        scope.setdefault("app", self)
         request = Request(scope, receive)
         try:
             response = to_response(await self._endpoint(request))

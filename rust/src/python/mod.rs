@@ -7,6 +7,7 @@ mod errors;
 mod forms;
 mod parsers;
 mod ranges;
+mod render;
 mod router;
 mod stats;
 
@@ -19,5 +20,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     forms::register(m)?;
     stats::register(m)?;
     ranges::register(m)?;
+    render::register(m)?;
     Ok(())
 }

@@ -3,7 +3,10 @@
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyString, PyTuple, PyType};
+use std::borrow::Cow;
+
+use pyo3::intern;
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple, PyType};
 
 use super::errors::route_error;
 use crate::router::{param_names, Match, ParamValue, Router};
@@ -13,6 +16,8 @@ const FOUND: u16 = 200;
 const OPTIONS: u16 = 204;
 const NOT_FOUND: u16 = 404;
 const METHOD_NOT_ALLOWED: u16 = 405;
+const URI_TOO_LONG: u16 = 414;
+const HEADERS_TOO_LARGE: u16 = 431;
 
 static UUID_CLASS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
@@ -80,6 +85,102 @@ impl PyRouter {
         method: &str,
         path: &[u8],
     ) -> PyResult<Bound<'py, PyTuple>> {
+        self.lookup_bytes(py, method, path)
+    }
+
+    /// `lookup` for an HTTP scope: reads `method`, `raw_path` (else `path`) and
+    /// `root_path` from the scope itself, so the request path costs one crossing
+    /// and no Python-level dict reads. The path is made relative to `root_path`.
+    ///
+    /// With limits given it first answers `(431, None, None)` when the request has
+    /// more header lines than `max_header_count`, and `(414, None, None)` when the
+    /// raw path plus query string is longer than `max_url_length` bytes.
+    #[pyo3(signature = (scope, max_header_count = None, max_url_length = None))]
+    fn match_scope<'py>(
+        &self,
+        py: Python<'py>,
+        scope: &Bound<'py, PyDict>,
+        max_header_count: Option<usize>,
+        max_url_length: Option<usize>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        if let Some(limit) = max_header_count {
+            if required(scope, intern!(py, "headers"))?.len()? > limit {
+                return (HEADERS_TOO_LARGE, py.None(), py.None()).into_pyobject(py);
+            }
+        }
+        if let Some(limit) = max_url_length {
+            let path = match scope.get_item(intern!(py, "raw_path"))? {
+                Some(raw) if !raw.is_none() => raw,
+                _ => required(scope, intern!(py, "path"))?,
+            };
+            let query = match scope.get_item(intern!(py, "query_string"))? {
+                Some(query) => query.len()?,
+                None => 0,
+            };
+            if path.len()?.saturating_add(query) > limit {
+                return (URI_TOO_LONG, py.None(), py.None()).into_pyobject(py);
+            }
+        }
+        let method = required(scope, intern!(py, "method"))?;
+        let method = method.cast::<PyString>()?.to_str()?;
+        let root_path = scope.get_item(intern!(py, "root_path"))?;
+        let root_path = match &root_path {
+            Some(root) => root.cast::<PyString>()?.to_str()?,
+            None => "",
+        };
+        let raw = scope.get_item(intern!(py, "raw_path"))?;
+        let path: Cow<'_, [u8]> = match raw.as_ref().filter(|r| !r.is_none()) {
+            Some(raw) => Cow::Borrowed(raw.cast::<PyBytes>()?.as_bytes()),
+            // No raw_path: re-escape `%` so that the router's one decoding step is
+            // still right for the already-decoded `path`.
+            None => {
+                let decoded = required(scope, intern!(py, "path"))?;
+                let decoded = decoded.cast::<PyString>()?.to_str()?;
+                Cow::Owned(decoded.replace('%', "%25").into_bytes())
+            }
+        };
+        let relative = path
+            .strip_prefix(root_path.as_bytes())
+            .filter(|_| !root_path.is_empty())
+            .unwrap_or(&path);
+        self.lookup_bytes(py, method, relative)
+    }
+
+    /// The pattern a route was registered with, by index.
+    fn pattern(&self, route: usize) -> Option<&str> {
+        self.inner.route_pattern(crate::router::RouteId(route))
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    // Endpoints often reference the router through their module globals; let the
+    // cycle collector see them.
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        for entry in self.inner.values() {
+            visit.call(&entry.endpoint)?;
+        }
+        Ok(())
+    }
+}
+
+fn required<'py>(
+    scope: &Bound<'py, PyDict>,
+    key: &Bound<'py, PyString>,
+) -> PyResult<Bound<'py, PyAny>> {
+    scope
+        .get_item(key)?
+        .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(key.clone().unbind()))
+}
+
+impl PyRouter {
+    fn lookup_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        method: &str,
+        path: &[u8],
+    ) -> PyResult<Bound<'py, PyTuple>> {
         let Ok(path) = std::str::from_utf8(path) else {
             return (NOT_FOUND, py.None(), py.None()).into_pyobject(py);
         };
@@ -101,24 +202,6 @@ impl PyRouter {
             }
             Match::NotFound => (NOT_FOUND, py.None(), py.None()).into_pyobject(py),
         }
-    }
-
-    /// The pattern a route was registered with, by index.
-    fn pattern(&self, route: usize) -> Option<&str> {
-        self.inner.route_pattern(crate::router::RouteId(route))
-    }
-
-    fn __len__(&self) -> usize {
-        self.inner.len()
-    }
-
-    // Endpoints often reference the router through their module globals; let the
-    // cycle collector see them.
-    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        for entry in self.inner.values() {
-            visit.call(&entry.endpoint)?;
-        }
-        Ok(())
     }
 }
 
