@@ -24,7 +24,7 @@ from time import perf_counter_ns
 from typing import Any
 
 from covet.core.datastructures import State
-from covet.core.exceptions import HTTPException
+from covet.core.exceptions import HTTPException, status_phrase
 from covet.core.limits import DEFAULT_LIMITS, Limits
 from covet.core.requests import Request
 from covet.core.responses import JSONResponse, Response
@@ -245,11 +245,17 @@ class CovetASGIApp:
                 # Only on the 404 path: /users -> /users/ (or back) if that matches.
                 response = self.router.slash_redirect(scope, route_path(scope))
             if response is None:
-                request = Request(scope, receive)
                 headers = {"allow": extra} if status == 405 else None
-                response = await self._handle_exception(
-                    request, HTTPException(status, headers=headers)
-                )
+                if self._status_handlers or self._class_handlers:
+                    request = Request(scope, receive)
+                    response = await self._handle_exception(
+                        request, HTTPException(status, headers=headers)
+                    )
+                else:
+                    # No handler to consult: the default error body, directly.
+                    response = JSONResponse(
+                        {"detail": status_phrase(status)}, status_code=status, headers=headers
+                    )
         try:
             if response.__class__.__call__ is _send_rendered:
                 # A fully rendered response: send it here rather than through one
