@@ -80,9 +80,9 @@ async def test_json_response_serialises_dataclasses_datetimes_and_uuids_by_defau
     }
 
 
-async def test_json_response_option_argument_enables_non_str_keys() -> None:
-    with pytest.raises(TypeError):
-        JSONResponse({1: "a"})
+async def test_json_response_option_argument_is_passed_to_orjson() -> None:
+    _, _, body, _ = await call(JSONResponse({"b": 1, "a": 2}, option=orjson.OPT_SORT_KEYS))
+    assert body == b'{"a":2,"b":1}'
     _, _, body, _ = await call(JSONResponse({1: "a"}, option=orjson.OPT_NON_STR_KEYS))
     assert body == b'{"1":"a"}'
 
@@ -475,3 +475,23 @@ def test_streaming_generator_is_closed_when_a_real_client_disconnects(serve: Any
             break
         time.sleep(0.05)
     assert status == {"started": True, "closed": True}
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda c: Response(c),
+        lambda c: Response(c, headers={"x-a": "1"}),
+        lambda c: JSONResponse(c),
+        lambda c: JSONResponse(c, headers={"x-a": "1"}),
+    ],
+)
+def test_json_with_int_keys_renders_like_json_dumps_instead_of_failing(make) -> None:
+    assert make({200: 3, "a": [1]}).body == b'{"200":3,"a":[1]}'
+
+
+def test_unserializable_json_still_raises_type_error() -> None:
+    with pytest.raises(TypeError):
+        Response({"a": object()})
+    with pytest.raises(TypeError):
+        JSONResponse({"a": object()}, headers={"x": "1"})

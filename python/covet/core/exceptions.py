@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from http import HTTPStatus
 
-
 # Built once: HTTPStatus(code) costs ~0.5 us, and error paths ask on every request.
 _PHRASES = {status.value: status.phrase for status in HTTPStatus}
 

@@ -263,7 +263,6 @@ class Request:
         return f"<Request {self.method} {self.path}>"
 
 
-
 class FormContext:
     """What ``request.form()`` returns: awaitable (the ``FormData``) and an async
     context manager that closes the form's uploads on exit."""

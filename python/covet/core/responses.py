@@ -162,6 +162,16 @@ def format_set_cookie(
     return "; ".join(parts)
 
 
+def dumps_json(content: Any, option: int | None = None) -> bytes:
+    """orjson, plus what ``json.dumps`` users expect: dict keys that are not str
+    (``{200: 3}``) become strings. Tried only after the fast call refused them,
+    so the common case pays nothing (``_core.render_response`` does the same)."""
+    try:
+        return orjson.dumps(content, option=option)
+    except TypeError:
+        return orjson.dumps(content, option=(option or 0) | orjson.OPT_NON_STR_KEYS)
+
+
 def _rust_equivalent(method: Any) -> Any:
     """Marks a rendering method that ``_core.render_response`` reproduces exactly, so
     that a subclass keeping it may take the one-call fast path."""
@@ -229,7 +239,7 @@ class Response:
             return content.encode(self.charset), media_type or "text/plain"
         if isinstance(content, (bytearray, memoryview)):
             return bytes(content), media_type or "application/octet-stream"
-        return orjson.dumps(content), media_type or "application/json"
+        return dumps_json(content), media_type or "application/json"
 
     @_rust_equivalent
     def _init_headers(
@@ -336,7 +346,7 @@ class JSONResponse(Response):
 
     @_rust_equivalent
     def render(self, content: Any, media_type: str | None) -> tuple[bytes, str | None]:
-        return orjson.dumps(content, option=self.option), media_type
+        return dumps_json(content, self.option), media_type
 
 
 class PlainTextResponse(Response):

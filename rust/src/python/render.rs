@@ -35,16 +35,29 @@ fn orjson_dumps<'py>(
         Ok(py.import("orjson")?.getattr("dumps")?.unbind())
     })?;
     let dumps = dumps.bind(py);
-    let body = match option {
-        Some(option) if option != 0 => {
-            let kwargs = pyo3::types::PyDict::new(py);
-            kwargs.set_item(intern!(py, "option"), option)?;
-            dumps.call((content,), Some(&kwargs))?
+    let call = |option: i64| -> PyResult<Bound<'py, PyAny>> {
+        if option == 0 {
+            return dumps.call1((content,));
         }
-        _ => dumps.call1((content,))?,
+        let kwargs = pyo3::types::PyDict::new(py);
+        kwargs.set_item(intern!(py, "option"), option)?;
+        dumps.call((content,), Some(&kwargs))
+    };
+    let option = option.unwrap_or(0);
+    let body = match call(option) {
+        Ok(body) => body,
+        // As `responses.dumps_json`: retry with non-str dict keys allowed, which
+        // json.dumps users expect; costs nothing unless the first call refused.
+        Err(err) if err.is_instance_of::<pyo3::exceptions::PyTypeError>(py) => {
+            call(option | OPT_NON_STR_KEYS)?
+        }
+        Err(err) => return Err(err),
     };
     Ok(body.cast_into::<PyBytes>()?)
 }
+
+/// `orjson.OPT_NON_STR_KEYS`.
+const OPT_NON_STR_KEYS: i64 = 4;
 
 /// Content-type header values by media type. A process uses a handful of media
 /// types, so this stays tiny; it is capped all the same, as media types can come
