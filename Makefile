@@ -10,9 +10,8 @@ PORT ?= 8000
 APP ?= examples.hello:app
 
 RUST_SOURCES := $(shell find rust -name '*.rs') Cargo.toml pyproject.toml
-PY_SOURCES := $(shell find python -name '*.py' -o -name '*.pyi')
 
-.PHONY: serve test test-rust test-python lint build bench clean
+.PHONY: serve test test-rust test-python lint build bench bench-smoke clean
 
 $(VENV)/.deps: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +26,11 @@ $(VENV)/.built: $(VENV)/.deps $(RUST_SOURCES)
 	touch $@
 
 build: $(VENV)/.built
+
+# The peer frameworks the benchmarks compare against (benches/, requirements-bench.txt).
+$(VENV)/.bench-deps: $(VENV)/.deps requirements-bench.txt
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	touch $@
 
 serve: build
 	$(PY) -m uvicorn $(APP) --host $(HOST) --port $(PORT)
@@ -45,7 +49,19 @@ lint: build
 	$(VENV)/bin/ruff format --check python tests benches examples
 	$(PY) -m mypy.stubtest covet._core
 
-test: build test-rust test-python lint
+# Every benchmark once, checks only (a few seconds): keeps the benches from rotting.
+bench-smoke: build $(VENV)/.bench-deps
+	cargo test --benches --quiet
+	$(PY) benches/asgi_inprocess.py --smoke --quiet > /dev/null
+
+# The full suite (about 10 minutes on 2 cores): Criterion, in-process ASGI, wrk over
+# sockets, the per-step profile; writes benches/RESULTS.md.
+bench: build $(VENV)/.bench-deps
+	command -v wrk > /dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
+	$(PY) benches/run.py
+
+# pytest runs last so that its summary line closes the output.
+test: build test-rust lint bench-smoke test-python
 
 clean:
 	rm -rf $(VENV) target

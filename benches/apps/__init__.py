@@ -1,0 +1,1 @@
+"""The benchmark scenarios written once per framework (see benches/apps/common.py)."""
