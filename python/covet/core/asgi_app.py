@@ -28,7 +28,7 @@ from covet.core.exceptions import HTTPException, status_phrase
 from covet.core.limits import DEFAULT_LIMITS, Limits
 from covet.core.requests import Request
 from covet.core.responses import JSONResponse, Response
-from covet.core.routing import WEBSOCKET, CovetRouter
+from covet.core.routing import WEBSOCKET, CovetRouter, route_path
 from covet.core.stats import Stats, StatsSnapshot
 from covet.core.websockets import (
     DEFAULT_MAX_MESSAGE_SIZE,
@@ -549,24 +549,6 @@ class CovetASGIApp:
             await send({"type": "lifespan.shutdown.failed", "message": traceback.format_exc()})
             raise
         await send({"type": "lifespan.shutdown.complete"})
-
-
-def route_path(scope: Scope) -> bytes:
-    """The raw, percent-encoded path to match, relative to ``root_path``.
-
-    Routing on ``raw_path`` keeps an encoded ``%2F`` inside its parameter; servers
-    that do not send ``raw_path`` get ``path`` with ``%`` re-escaped, so that the
-    router's single decoding step is still correct.
-    """
-    raw = scope.get("raw_path")
-    if raw is None:
-        raw = scope["path"].encode("utf-8").replace(b"%", b"%25")
-    root_path = scope.get("root_path")
-    if root_path:
-        prefix = root_path.encode("utf-8")
-        if raw.startswith(prefix):
-            raw = raw[len(prefix) :]
-    return raw
 
 
 def create_asgi_app(

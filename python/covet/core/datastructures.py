@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
-from typing import IO, Any, NamedTuple, Union
+from typing import IO, Any, NamedTuple, TypeVar, Union
 from urllib.parse import SplitResult, urlsplit
 
 from covet import _core
@@ -114,14 +114,52 @@ class MutableHeaders(Headers, MutableMapping[str, str]):
         return self[key]
 
 
-class QueryParams(Mapping[str, str]):
-    """Multi-valued query parameters, parsed in Rust.
+V = TypeVar("V")
 
-    ``params["k"]`` and ``get`` return the last value for a repeated key (as
-    Starlette does); ``getlist`` returns all of them.
-    """
+
+class MultiDict(Mapping[str, V]):
+    """An immutable multi-valued mapping: ``d["k"]`` and ``get`` return the last
+    value for a repeated key (as Starlette does), ``getlist`` all of them in order."""
 
     __slots__ = ("_dict", "_list")
+
+    _list: list[tuple[str, V]]
+    _dict: dict[str, V]
+
+    def __getitem__(self, key: str) -> V:
+        return self._dict[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dict)
+
+    def __len__(self) -> int:
+        return len(self._dict)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._dict
+
+    def getlist(self, key: str) -> list[V]:
+        return [v for k, v in self._list if k == key]
+
+    def multi_items(self) -> list[tuple[str, V]]:
+        return list(self._list)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is type(self):
+            return self._list == other._list  # type: ignore[attr-defined]
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._list!r})"
+
+
+class QueryParams(MultiDict[str]):
+    """Multi-valued query parameters, parsed in Rust. Equal when they hold the same
+    pairs in any order."""
+
+    __slots__ = ()
 
     def __init__(
         self,
@@ -141,26 +179,8 @@ class QueryParams(Mapping[str, str]):
             items = list(query.items())
         else:
             items = list(query)
-        self._list: list[tuple[str, str]] = items
+        self._list = items
         self._dict = dict(items)
-
-    def __getitem__(self, key: str) -> str:
-        return self._dict[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._dict)
-
-    def __len__(self) -> int:
-        return len(self._dict)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._dict
-
-    def getlist(self, key: str) -> list[str]:
-        return [v for k, v in self._list if k == key]
-
-    def multi_items(self) -> list[tuple[str, str]]:
-        return list(self._list)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, QueryParams):
@@ -168,9 +188,6 @@ class QueryParams(Mapping[str, str]):
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._list!r})"
 
 
 class URL:
@@ -349,50 +366,22 @@ class UploadFile:
 FormValue = Union[str, UploadFile]
 
 
-class FormData(Mapping[str, FormValue]):
+class FormData(MultiDict[FormValue]):
     """An immutable, multi-valued form: text values are ``str``, file parts are
     ``UploadFile``. Like ``QueryParams``, ``form["k"]`` and ``get`` return the last
     value for a repeated key and ``getlist`` returns all of them in order."""
 
-    __slots__ = ("_dict", "_list")
+    __slots__ = ()
 
     def __init__(
         self, items: Mapping[str, FormValue] | Iterable[tuple[str, FormValue]] = ()
     ) -> None:
         pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
-        self._list: list[tuple[str, FormValue]] = pairs
-        self._dict: dict[str, FormValue] = dict(pairs)
-
-    def __getitem__(self, key: str) -> FormValue:
-        return self._dict[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._dict)
-
-    def __len__(self) -> int:
-        return len(self._dict)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._dict
-
-    def getlist(self, key: str) -> list[FormValue]:
-        return [v for k, v in self._list if k == key]
-
-    def multi_items(self) -> list[tuple[str, FormValue]]:
-        return list(self._list)
+        self._list = pairs
+        self._dict = dict(pairs)
 
     async def close(self) -> None:
         """Closes every ``UploadFile`` in the form."""
         for _, value in self._list:
             if isinstance(value, UploadFile):
                 await value.close()
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, FormData):
-            return self._list == other._list
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._list!r})"

@@ -6,13 +6,13 @@ what it reads: a plain GET touches no header, query or cookie parser at all.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator, Mapping
+from collections.abc import AsyncIterator, Generator
 from typing import Any
 
 import orjson
 
-from covet import _core
-from covet.core.datastructures import URL, Address, FormData, Headers, QueryParams, State
+from covet.core.connection import HTTPConnection
+from covet.core.datastructures import URL, FormData
 from covet.core.exceptions import ClientDisconnect, HTTPException
 from covet.core.formparsers import parse_form
 from covet.core.limits import DEFAULT_LIMITS, Limits
@@ -34,18 +34,12 @@ def _media_type(content_type: str | None) -> str:
 _UNSET: Any = object()
 
 
-class Request:
-    """An HTTP request: a lazy view over the ASGI scope plus the body channel."""
+class Request(HTTPConnection):
+    """An HTTP request: the scope views of ``HTTPConnection`` (``url``, ``headers``,
+    ``query``, ``cookies``, ``path_params``, ``client``, ``state``) plus the body."""
 
-    # No __slots__: the lazily filled attributes default to these class attributes,
-    # so constructing a Request (once per request) stores three attributes, not
-    # eleven. Measured: 0.35 -> 0.12 us per construction.
-    _headers: Headers | None = None
-    _query: QueryParams | None = None
-    _cookies: Mapping[str, str] | None = None
     _body: bytes | None = None
     _json: Any = _UNSET
-    _state: State | None = None
     _stream_consumed = False
     _form: FormData | None = None
 
@@ -55,65 +49,14 @@ class Request:
         receive: Any = _no_receive,
         path_params: dict[str, Any] | None = None,
     ) -> None:
+        # HTTPConnection.__init__'s two stores, inlined: this runs once per request.
         self.scope = scope
         self._receive = receive
         self.path_params: dict[str, Any] = path_params if path_params is not None else {}
 
-    # -- request line -------------------------------------------------------------
     @property
     def method(self) -> str:
         return self.scope["method"]
-
-    @property
-    def path(self) -> str:
-        return self.scope["path"]
-
-    @property
-    def url(self) -> URL:
-        return URL.from_scope(self.scope)
-
-    @property
-    def base_url(self) -> URL:
-        scope = dict(self.scope, path="/", query_string=b"")
-        return URL.from_scope(scope)
-
-    @property
-    def client(self) -> Address | None:
-        client = self.scope.get("client")
-        return Address(client[0], client[1]) if client else None
-
-    @property
-    def app(self) -> Any:
-        return self.scope.get("app")
-
-    @property
-    def state(self) -> State:
-        """Per-request state, seeded with a copy of the lifespan state."""
-        if self._state is None:
-            self._state = State(dict(self.scope.get("state") or {}))
-        return self._state
-
-    # -- parsed views (parsed once, in Rust) ---------------------------------------
-    @property
-    def headers(self) -> Headers:
-        if self._headers is None:
-            self._headers = Headers(raw=self.scope["headers"])
-        return self._headers
-
-    @property
-    def query(self) -> QueryParams:
-        if self._query is None:
-            self._query = QueryParams(self.scope.get("query_string", b""))
-        return self._query
-
-    query_params = query
-
-    @property
-    def cookies(self) -> Mapping[str, str]:
-        if self._cookies is None:
-            header = self.headers.get("cookie")
-            self._cookies = _core.parse_cookies(header) if header else {}
-        return self._cookies
 
     @property
     def content_type(self) -> str:
