@@ -195,13 +195,69 @@ def section(title: str, path: Path, fallback: str) -> list[str]:
     return [f"## {title}", "", path.read_text().rstrip() if path.exists() else fallback, ""]
 
 
+def write_report(output: str, run_info: dict[str, Any], criterion: dict[str, Any]) -> None:
+    notes = BENCHES / "profile_notes.md"
+    lines = [
+        "# CovetPy benchmark results",
+        "",
+        f"Written by `make bench` ({run_info['written']}, {run_info['minutes']:.1f} min). "
+        "Do not edit by hand: rerun `make bench` (the profile notes come from "
+        "benches/profile_notes.md).",
+        "",
+        "## Machine",
+        "",
+        *run_info["machine"],
+        "",
+        "## Commands",
+        "",
+        "`make bench` runs `python benches/run.py`, which runs:",
+        "",
+        "```sh",
+        *run_info["log"],
+        "```",
+        "",
+    ]
+    if run_info["failures"]:
+        lines += ["**Failures:**", "", *[f"- {f}" for f in run_info["failures"]], ""]
+    lines += ["## Rust (Criterion)", "", *criterion_markdown(criterion)]
+    lines += section(
+        "In-process ASGI (benches/asgi_inprocess.py)", OUT / "inprocess.md", "Not run."
+    )
+    lines += section(
+        "Over sockets: uvicorn/granian + wrk (benches/asgi_sockets.py)",
+        OUT / "sockets.md",
+        "Not run.",
+    )
+    lines += ["## Where a request's time goes", ""]
+    if notes.exists():
+        lines += [notes.read_text().rstrip(), ""]
+    profile = OUT / "profile.md"
+    lines += [
+        "### Measured by this run (benches/profile_request.py)",
+        "",
+        profile.read_text().rstrip() if profile.exists() else "Not run.",
+        "",
+    ]
+    Path(output).write_text("\n".join(lines))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skip", nargs="*", default=[],
                         choices=["criterion", "inprocess", "sockets", "profile"])  # fmt: skip
     parser.add_argument("--output", default=str(BENCHES / "RESULTS.md"))
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite RESULTS.md from the last run's outputs in target/bench/ (no runs)",
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
+    if args.report_only:
+        saved = json.loads((OUT / "run.json").read_text())
+        write_report(args.output, saved, json.loads((OUT / "criterion.json").read_text()))
+        print(f"rewrote {args.output} from {OUT}")
+        return 0
     started = time.time()
     header = machine()
     log: list[str] = []
@@ -224,49 +280,17 @@ def main() -> int:
     criterion = criterion_results(crit_since) if "criterion" not in args.skip else {}
     (OUT / "criterion.json").write_text(json.dumps(criterion, indent=1))
 
-    minutes = (time.time() - started) / 60
-    notes = BENCHES / "profile_notes.md"
-    lines = [
-        "# CovetPy benchmark results",
-        "",
-        f"Written by `make bench` ({time.strftime('%Y-%m-%d %H:%M %Z')}, {minutes:.1f} min). "
-        "Do not edit by hand: rerun `make bench`.",
-        "",
-        "## Machine",
-        "",
-        *header,
-        f"- load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
-        "",
-        "## Commands",
-        "",
-        "```sh",
-        *log,
-        "```",
-        "",
-    ]
-    if failures:
-        lines += ["**Failures:**", "", *[f"- {f}" for f in failures], ""]
-    lines += ["## Rust (Criterion)", "", *criterion_markdown(criterion)]
-    lines += section(
-        "In-process ASGI (benches/asgi_inprocess.py)",
-        OUT / "inprocess.md",
-        "Not run.",
-    )
-    lines += section(
-        "Over sockets: uvicorn/granian + wrk (benches/asgi_sockets.py)",
-        OUT / "sockets.md",
-        "Not run.",
-    )
-    lines += ["## Where a request's time goes", ""]
-    if notes.exists():
-        lines += [notes.read_text().rstrip(), ""]
-    lines += [
-        "### Measured by this run (benches/profile_request.py)",
-        "",
-        (OUT / "profile.md").read_text().rstrip() if (OUT / "profile.md").exists() else "Not run.",
-        "",
-    ]
-    Path(args.output).write_text("\n".join(lines))
+    run_info = {
+        "minutes": (time.time() - started) / 60,
+        "written": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "machine": [*header, f"- load average at end: "
+                    f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"],
+        "log": log,
+        "failures": failures,
+    }  # fmt: skip
+    (OUT / "run.json").write_text(json.dumps(run_info, indent=1))
+    write_report(args.output, run_info, criterion)
+    minutes = run_info["minutes"]
     print(f"\nwrote {args.output} in {minutes:.1f} min")
     return 1 if failures else 0
 

@@ -27,6 +27,7 @@ __all__ = [
     "parse_query",
     "parse_range",
     "parse_urlencoded_form",
+    "render_response",
 ]
 
 __version__: str
@@ -102,3 +103,9 @@ def encode_headers(
 DEFAULT_MAX_RANGES: int
 
 def parse_range(header: str | bytes, size: int, max_ranges: int = ...) -> list[tuple[int, int]]: ...
+def render_response(
+    content: Any,
+    media_type: str | None,
+    status_code: int,
+    json_option: int | None = None,
+) -> tuple[bytes, list[tuple[bytes, bytes]], str | None]: ...
