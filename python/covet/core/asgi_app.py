@@ -224,7 +224,7 @@ class CovetASGIApp:
         start = perf_counter_ns()
         limits = self._limits
         status, route, extra = self._match_scope(
-            scope, limits.max_header_count, limits.max_url_length
+            scope, limits.max_header_count, limits.max_url_length, self._router.redirect_slashes
         )
         if status == 200:
             request = Request(scope, receive, extra)
@@ -241,8 +241,8 @@ class CovetASGIApp:
             return
         else:
             response = None
-            if status == 404 and self.router.redirect_slashes:
-                # Only on the 404 path: /users -> /users/ (or back) if that matches.
+            if status == 404 and extra:
+                # The matcher saw that /users/ (or /users) exists: redirect there.
                 response = self.router.slash_redirect(scope, route_path(scope))
             if response is None:
                 headers = {"allow": extra} if status == 405 else None

@@ -85,7 +85,7 @@ impl PyRouter {
         method: &str,
         path: &[u8],
     ) -> PyResult<Bound<'py, PyTuple>> {
-        self.lookup_bytes(py, method, path)
+        self.lookup_bytes(py, method, path, false)
     }
 
     /// `lookup` for an HTTP scope: reads `method`, `raw_path` (else `path`) and
@@ -95,13 +95,18 @@ impl PyRouter {
     /// With limits given it first answers `(431, None, None)` when the request has
     /// more header lines than `max_header_count`, and `(414, None, None)` when the
     /// raw path plus query string is longer than `max_url_length` bytes.
-    #[pyo3(signature = (scope, max_header_count = None, max_url_length = None))]
+    ///
+    /// With `slash_hint`, a 404 whose path would match with its trailing slash
+    /// toggled answers `(404, None, True)`, so that the shell builds a redirect only
+    /// then and a plain 404 costs no second Python-level lookup.
+    #[pyo3(signature = (scope, max_header_count = None, max_url_length = None, slash_hint = false))]
     fn match_scope<'py>(
         &self,
         py: Python<'py>,
         scope: &Bound<'py, PyDict>,
         max_header_count: Option<usize>,
         max_url_length: Option<usize>,
+        slash_hint: bool,
     ) -> PyResult<Bound<'py, PyTuple>> {
         if let Some(limit) = max_header_count {
             if required(scope, intern!(py, "headers"))?.len()? > limit {
@@ -143,7 +148,7 @@ impl PyRouter {
             .strip_prefix(root_path.as_bytes())
             .filter(|_| !root_path.is_empty())
             .unwrap_or(&path);
-        self.lookup_bytes(py, method, relative)
+        self.lookup_bytes(py, method, relative, slash_hint)
     }
 
     /// The pattern a route was registered with, by index.
@@ -175,11 +180,28 @@ fn required<'py>(
 }
 
 impl PyRouter {
+    /// Whether `path` with its trailing slash added or removed has a route for
+    /// `method` (or answers its OPTIONS). The root path has no toggle.
+    fn slash_toggled_matches(&self, method: &str, path: &str) -> bool {
+        if path.is_empty() || path == "/" {
+            return false;
+        }
+        let toggled = match path.strip_suffix('/') {
+            Some(stripped) => Cow::Borrowed(stripped),
+            None => Cow::Owned(format!("{path}/")),
+        };
+        matches!(
+            self.inner.lookup(method, &toggled),
+            Match::Found { .. } | Match::Options { .. }
+        )
+    }
+
     fn lookup_bytes<'py>(
         &self,
         py: Python<'py>,
         method: &str,
         path: &[u8],
+        slash_hint: bool,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let Ok(path) = std::str::from_utf8(path) else {
             return (NOT_FOUND, py.None(), py.None()).into_pyobject(py);
@@ -199,6 +221,9 @@ impl PyRouter {
             Match::Options { allow } => (OPTIONS, py.None(), allow).into_pyobject(py),
             Match::MethodNotAllowed { allow } => {
                 (METHOD_NOT_ALLOWED, py.None(), allow).into_pyobject(py)
+            }
+            Match::NotFound if slash_hint && self.slash_toggled_matches(method, path) => {
+                (NOT_FOUND, py.None(), true).into_pyobject(py)
             }
             Match::NotFound => (NOT_FOUND, py.None(), py.None()).into_pyobject(py),
         }
