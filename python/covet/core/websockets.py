@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 
@@ -238,14 +238,21 @@ class WebSocket(HTTPConnection):
         if self.application_state is not CONNECTED:
             raise self._unusable("receive")
         message = await self._receive()
+        limit = self.max_message_size
+        if message["type"] != "websocket.receive" or (
+            limit is not None and _too_big(message, limit)
+        ):
+            await self._refuse(message)
+        return message
+
+    async def _refuse(self, message: Message) -> NoReturn:
+        """Raises for what ``receive`` cannot hand on: a disconnect, an oversized
+        message (closing with 1009 first) or a message of another type."""
         kind = message["type"]
         if kind == "websocket.receive":
-            limit = self.max_message_size
-            if limit is not None and _too_big(message, limit):
-                reason = f"message larger than {limit} bytes"
-                await self.close(1009, reason)
-                raise WebSocketDisconnect(1009, reason)
-            return message
+            reason = f"message larger than {self.max_message_size} bytes"
+            await self.close(1009, reason)
+            raise WebSocketDisconnect(1009, reason)
         if kind == "websocket.disconnect":
             self._peer_gone(message)
             raise WebSocketDisconnect(self.close_code or 1005, self.close_reason)
@@ -256,7 +263,15 @@ class WebSocket(HTTPConnection):
         return WebSocketDisconnect(code, reason)
 
     async def receive_text(self) -> str:
-        message = await self.receive()
+        # receive(), inlined: this is the per-message path of most handlers.
+        if self.application_state is not CONNECTED:
+            raise self._unusable("receive")
+        message = await self._receive()
+        limit = self.max_message_size
+        if message["type"] != "websocket.receive" or (
+            limit is not None and _too_big(message, limit)
+        ):
+            await self._refuse(message)
         text = message.get("text")
         if text is None:
             raise await self._reject(1003, "expected a text message")
@@ -314,13 +329,22 @@ class WebSocket(HTTPConnection):
         try:
             await self._send(message)
         except OSError:  # the server's "client disconnected" (uvicorn: ClientDisconnected)
-            self._peer_gone({"code": 1006})
-            raise WebSocketDisconnect(1006) from None
+            raise self._lost() from None
+
+    def _lost(self) -> WebSocketDisconnect:
+        self._peer_gone({"code": 1006})
+        return WebSocketDisconnect(1006)
 
     async def send_text(self, data: str) -> None:
         if not isinstance(data, str):
             raise TypeError(f"send_text() needs str, not {type(data).__name__}")
-        await self.send({"type": "websocket.send", "text": data})
+        # send(), inlined: this is the per-message path of most handlers.
+        if self.application_state is not CONNECTED:
+            raise self._unusable("send")
+        try:
+            await self._send({"type": "websocket.send", "text": data})
+        except OSError:
+            raise self._lost() from None
 
     async def send_bytes(self, data: bytes) -> None:
         if not isinstance(data, (bytes, bytearray, memoryview)):
