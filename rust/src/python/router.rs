@@ -113,16 +113,23 @@ impl PyRouter {
                 return (HEADERS_TOO_LARGE, py.None(), py.None()).into_pyobject(py);
             }
         }
+        let raw = scope
+            .get_item(intern!(py, "raw_path"))?
+            .filter(|raw| !raw.is_none());
+        let decoded = match &raw {
+            Some(_) => None,
+            None => Some(required(scope, intern!(py, "path"))?),
+        };
         if let Some(limit) = max_url_length {
-            let path = match scope.get_item(intern!(py, "raw_path"))? {
-                Some(raw) if !raw.is_none() => raw,
-                _ => required(scope, intern!(py, "path"))?,
+            let path_len = match (&raw, &decoded) {
+                (Some(raw), _) | (None, Some(raw)) => raw.len()?,
+                (None, None) => 0,
             };
-            let query = match scope.get_item(intern!(py, "query_string"))? {
+            let query_len = match scope.get_item(intern!(py, "query_string"))? {
                 Some(query) => query.len()?,
                 None => 0,
             };
-            if path.len()?.saturating_add(query) > limit {
+            if path_len.saturating_add(query_len) > limit {
                 return (URI_TOO_LONG, py.None(), py.None()).into_pyobject(py);
             }
         }
@@ -133,16 +140,18 @@ impl PyRouter {
             Some(root) => root.cast::<PyString>()?.to_str()?,
             None => "",
         };
-        let raw = scope.get_item(intern!(py, "raw_path"))?;
-        let path: Cow<'_, [u8]> = match raw.as_ref().filter(|r| !r.is_none()) {
-            Some(raw) => Cow::Borrowed(raw.cast::<PyBytes>()?.as_bytes()),
+        let path: Cow<'_, [u8]> = match (&raw, &decoded) {
+            (Some(raw), _) => Cow::Borrowed(raw.cast::<PyBytes>()?.as_bytes()),
             // No raw_path: re-escape `%` so that the router's one decoding step is
             // still right for the already-decoded `path`.
-            None => {
-                let decoded = required(scope, intern!(py, "path"))?;
-                let decoded = decoded.cast::<PyString>()?.to_str()?;
-                Cow::Owned(decoded.replace('%', "%25").into_bytes())
-            }
+            (None, Some(decoded)) => Cow::Owned(
+                decoded
+                    .cast::<PyString>()?
+                    .to_str()?
+                    .replace('%', "%25")
+                    .into_bytes(),
+            ),
+            (None, None) => Cow::Borrowed(b"".as_slice()),
         };
         let relative = path
             .strip_prefix(root_path.as_bytes())
