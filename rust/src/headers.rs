@@ -69,9 +69,34 @@ pub fn status_has_body(status: u16) -> bool {
     status >= 200 && status != 204 && status != 304
 }
 
+/// `n` in decimal ASCII, written into `buf` without going through `fmt` (this runs
+/// for every response's `content-length`).
+pub fn decimal(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        if let Some(digit) = buf.get_mut(start) {
+            *digit = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || start == 0 {
+            break;
+        }
+    }
+    buf.get(start..).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_formats_like_to_string() {
+        for n in [0usize, 7, 10, 99, 1_234_567_890, usize::MAX] {
+            let mut buf = [0u8; 20];
+            assert_eq!(decimal(n, &mut buf), n.to_string().as_bytes());
+        }
+    }
 
     #[test]
     fn content_type_adds_charset_to_text_only() {

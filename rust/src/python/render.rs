@@ -6,10 +6,10 @@ use std::sync::Mutex;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyByteArray, PyBytes, PyList, PyMemoryView, PyString};
+use pyo3::types::{PyByteArray, PyBytes, PyList, PyMemoryView, PyString, PyTuple};
 
 use super::errors::header_error;
-use crate::headers::{content_type_value, status_has_body};
+use crate::headers::{content_type_value, decimal, status_has_body};
 
 static ORJSON_DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static CONTENT_LENGTH: PyOnceLock<Py<PyBytes>> = PyOnceLock::new();
@@ -59,30 +59,36 @@ fn orjson_dumps<'py>(
 /// `orjson.OPT_NON_STR_KEYS`.
 const OPT_NON_STR_KEYS: i64 = 4;
 
-/// Content-type header values by media type. A process uses a handful of media
-/// types, so this stays tiny; it is capped all the same, as media types can come
-/// from user input.
-static CONTENT_TYPES: Mutex<Vec<(Box<str>, Py<PyBytes>)>> = Mutex::new(Vec::new());
+/// `(b"content-type", value)` header tuples by media type, shared by every response
+/// (tuples are immutable). A process uses a handful of media types, so this stays
+/// tiny; it is capped all the same, as media types can come from user input.
+static CONTENT_TYPES: Mutex<Vec<(Box<str>, Py<PyTuple>)>> = Mutex::new(Vec::new());
 const CONTENT_TYPES_CAP: usize = 32;
 
-fn content_type_bytes<'py>(
+fn content_type_header<'py>(
     py: Python<'py>,
     media_type: &Bound<'py, PyString>,
-) -> PyResult<Bound<'py, PyBytes>> {
+) -> PyResult<Bound<'py, PyTuple>> {
     let media_type = media_type.to_str()?;
     if let Ok(cache) = CONTENT_TYPES.lock() {
-        if let Some((_, value)) = cache.iter().find(|(key, _)| &**key == media_type) {
-            return Ok(value.bind(py).clone());
+        if let Some((_, header)) = cache.iter().find(|(key, _)| &**key == media_type) {
+            return Ok(header.bind(py).clone());
         }
     }
     let value = content_type_value(media_type).map_err(header_error)?;
-    let value = PyBytes::new(py, value.as_bytes());
+    let header = PyTuple::new(
+        py,
+        [
+            header_name(py, &CONTENT_TYPE, "content-type"),
+            PyBytes::new(py, value.as_bytes()),
+        ],
+    )?;
     if let Ok(mut cache) = CONTENT_TYPES.lock() {
         if cache.len() < CONTENT_TYPES_CAP {
-            cache.push((media_type.into(), value.clone().unbind()));
+            cache.push((media_type.into(), header.clone().unbind()));
         }
     }
-    Ok(value)
+    Ok(header)
 }
 
 /// `(body, raw_headers, media_type)`.
@@ -131,20 +137,23 @@ fn render_response<'py>(
         None if default_media.is_empty() => None,
         None => Some(PyString::intern(py, default_media)),
     };
-    let headers = PyList::empty(py);
-    if status_has_body(status_code) {
-        let length = body.as_bytes().len().to_string();
-        headers.append((
-            header_name(py, &CONTENT_LENGTH, "content-length"),
-            PyBytes::new(py, length.as_bytes()),
-        ))?;
-    }
-    if let Some(media_type) = &media_type {
-        headers.append((
-            header_name(py, &CONTENT_TYPE, "content-type"),
-            content_type_bytes(py, media_type)?,
-        ))?;
-    }
+    let mut buf = [0u8; 20];
+    let content_length = status_has_body(status_code)
+        .then(|| {
+            PyTuple::new(
+                py,
+                [
+                    header_name(py, &CONTENT_LENGTH, "content-length"),
+                    PyBytes::new(py, decimal(body.as_bytes().len(), &mut buf)),
+                ],
+            )
+        })
+        .transpose()?;
+    let content_type = media_type
+        .as_ref()
+        .map(|media_type| content_type_header(py, media_type))
+        .transpose()?;
+    let headers = PyList::new(py, content_length.into_iter().chain(content_type))?;
     Ok((body, headers, media_type))
 }
 
