@@ -206,3 +206,19 @@ def test_recording_from_many_threads_is_exact() -> None:
     assert snap["errors"] == 10_000
     expected_total = sum(t * 10_000 + i for t in range(8) for i in range(5_000))
     assert snap["average_response_time"] == pytest.approx(expected_total / 40_000 / 1e9)
+
+
+async def test_stats_count_the_status_a_file_response_actually_sent(tmp_path) -> None:
+    from covet import CovetRouter, FileResponse, create_asgi_app
+    from covet.core.asgi_integration import ASGITestClient
+
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"0123456789")
+    router = CovetRouter()
+    router.add_route("/file", lambda request: FileResponse(path), ["GET"])
+    app = create_asgi_app(router=router)
+    client = ASGITestClient(app)
+    assert (await client.get("/file", headers={"range": "bytes=0-3"})).status_code == 206
+    assert (await client.get("/file", headers={"range": "bytes=50-"})).status_code == 416
+    assert (await client.get("/file")).status_code == 200
+    assert app.get_stats()["status_codes"] == {200: 1, 206: 1, 416: 1}

@@ -54,6 +54,21 @@ Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
 _send_rendered = Response.__call__
 
 
+class _SentStatus:
+    """A ``send`` that remembers the status of the response start it passes on."""
+
+    __slots__ = ("send", "status_code")
+
+    def __init__(self, send: Send, status_code: int) -> None:
+        self.send = send
+        self.status_code = status_code
+
+    async def __call__(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.status_code = message["status"]
+        await self.send(message)
+
+
 def to_response(result: Any) -> Response:
     """What a handler may return: a Response, or content for ``Response(content)``
     (a dict or list becomes JSON, a str text/plain, bytes octet-stream)."""
@@ -274,7 +289,10 @@ class CovetASGIApp:
                     }
                 )
             else:
-                await response(scope, receive, send)
+                # A response that decides its status while sending (FileResponse:
+                # 206/304/416): record the status it actually sent.
+                sending, response = response, _SentStatus(send, response.status_code)
+                await sending(scope, receive, response)
         finally:
             self._record(response.status_code, perf_counter_ns() - start)
             if status == 200 and request._form is not None:
