@@ -130,10 +130,8 @@ struct Node {
     uuid: Option<ParamEdge>,
     float: Option<ParamEdge>,
     string: Option<ParamEdge>,
-    // Boxed: most nodes have neither, and a lookup reads them only at the end of a
-    // path, so keeping them out of line keeps the nodes a lookup walks small.
-    catch_all: Option<Box<CatchAll>>,
-    endpoint: Option<Box<Endpoint>>,
+    catch_all: Option<CatchAll>,
+    endpoint: Option<Endpoint>,
 }
 
 impl Node {
@@ -266,16 +264,14 @@ impl<T> Router<T> {
                 Some(name) => {
                     &mut n
                         .catch_all
-                        .get_or_insert_with(|| {
-                            Box::new(CatchAll {
-                                name: name.into(),
-                                endpoint: Endpoint::default(),
-                                first_route: route,
-                            })
+                        .get_or_insert_with(|| CatchAll {
+                            name: name.into(),
+                            endpoint: Endpoint::default(),
+                            first_route: route,
                         })
                         .endpoint
                 }
-                None => n.endpoint.get_or_insert_with(Box::default),
+                None => n.endpoint.get_or_insert_with(Endpoint::default),
             };
             endpoint.add(&methods, route);
         }
