@@ -16,12 +16,15 @@ DEBUG line per request and per WebSocket session (method, path, status, duration
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from time import perf_counter_ns
 from typing import Any
+
+import orjson
 
 from covet.core.datastructures import State
 from covet.core.exceptions import HTTPException, status_phrase
@@ -52,6 +55,12 @@ Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
 
 
 _send_rendered = Response.__call__
+
+
+@functools.cache
+def _error_body(status: int) -> bytes:
+    """``{"detail": "<status phrase>"}``, as the default error handler renders it."""
+    return orjson.dumps({"detail": status_phrase(status)})
 
 
 class _SentStatus:
@@ -267,9 +276,9 @@ class CovetASGIApp:
                         request, HTTPException(status, headers=headers)
                     )
                 else:
-                    # No handler to consult: the default error body, directly.
-                    response = JSONResponse(
-                        {"detail": status_phrase(status)}, status_code=status, headers=headers
+                    # No handler to consult: the default error body, encoded once.
+                    response = Response(
+                        _error_body(status), status, headers, media_type="application/json"
                     )
         try:
             if response.__class__.__call__ is _send_rendered:
