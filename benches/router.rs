@@ -190,6 +190,17 @@ fn bench_scaling(c: &mut Criterion) {
                 acc
             })
         });
+        // The reference router on the same tables: how much of the growth with the
+        // table size is the working set outgrowing the caches, for any router.
+        group.bench_with_input(BenchmarkId::new("matchit", n), &paths, |b, paths| {
+            b.iter(|| {
+                let mut acc = 0usize;
+                for path in paths {
+                    acc = acc.wrapping_add(matchit_lookup(&matchit, black_box(path)));
+                }
+                acc
+            })
+        });
         if n == 10_000 {
             // The big table with the small table's working set: 10 routes spread over
             // the table, cycled. Against `covet/10` this separates the algorithm's

@@ -139,28 +139,41 @@ def criterion_markdown(results: dict[str, dict[str, Any]]) -> list[str]:
         for n in (10, 1000, 10000)
         if f"router_scaling/covet/{n}" in results
     }
+    reference = {
+        n: per_element(results[f"router_scaling/matchit/{n}"])
+        for n in (10, 1000, 10000)
+        if f"router_scaling/matchit/{n}" in results
+    }
     if scaling:
         spread = max(scaling.values()) / min(scaling.values())
         verdict = "PASS" if spread <= 1.10 else "FAIL"
+
+        def matchit_cell(n: int) -> str:
+            return f"{reference[n]:.1f}" if n in reference else "-"
+
         lines += [
-            "**Route-count scaling** — CovetPy, same table shape at 10 / 1,000 / 10,000 "
-            "routes, 1,024 varied lookups per iteration (every route when the table is small, "
-            "an even spread when it is large).",
+            "**Route-count scaling** — same table shape at 10 / 1,000 / 10,000 routes, "
+            "1,024 varied lookups per iteration (every route when the table is small, an even "
+            "spread when it is large); matchit on the same tables as the reference.",
             "",
-            "| routes | ns per lookup |",
-            "|---:|---:|",
-            *[f"| {n:,} | {v:.1f} |" for n, v in scaling.items()],
+            "| routes | CovetPy ns per lookup | matchit ns per lookup |",
+            "|---:|---:|---:|",
+            *[f"| {n:,} | {v:.1f} | {matchit_cell(n)} |" for n, v in scaling.items()],
         ]
         hot = results.get("router_scaling/covet_10_hot_paths/10000")
         if hot:
             lines.append(
-                f"| 10,000, only 10 hot paths (the 10-route working set) | {per_element(hot):.1f} |"
+                f"| 10,000, only 10 hot paths (the 10-route working set) | {per_element(hot):.1f}"
+                " | - |"
             )
-        lines += [
-            "",
-            f"max/min over 10 / 1,000 / 10,000 = {spread:.2f} (target ≤ 1.10: **{verdict}**)",
-            "",
-        ]
+        summary = (
+            f"CovetPy max/min over 10 / 1,000 / 10,000 = {spread:.2f} "
+            f"(target ≤ 1.10: **{verdict}**)"
+        )
+        if len(reference) == 3:
+            ref_spread = max(reference.values()) / min(reference.values())
+            summary += f"; matchit's on the same tables = {ref_spread:.2f}"
+        lines += ["", summary + ".", ""]
     shapes = {k.split("/", 1)[1]: v for k, v in results.items() if k.startswith("router_shapes/")}
     if shapes:
         lines += [
