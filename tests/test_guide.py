@@ -8,7 +8,6 @@ test_errors_logging."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -186,25 +185,10 @@ async def test_custom_exception_handlers_snippet() -> None:
 async def test_troubleshooting_websocket_registration_snippet() -> None:
     router = CovetRouter()
 
+    # The guide's WebSocket Handling snippet, kept verbatim in test_websockets.
+    from test_websockets import websocket_endpoint
+
     # fmt: off
-    # --- begin verbatim from ASGI-GUIDE.md "WebSocket Handling" (the handler) ---
-    async def websocket_endpoint(websocket):
-        await websocket.accept()
-        
-        try:
-            while True:
-                # Receive message
-                message = await websocket.receive_text()
-                data = json.loads(message)
-                
-                # Send response
-                await websocket.send_json({
-                    "echo": data,
-                    "timestamp": time.time()
-                })
-        except Exception:
-            await websocket.close()
-    # --- end verbatim ---
     websocket_handler = websocket_endpoint
     # --- begin verbatim from ASGI-GUIDE.md "Troubleshooting" ---
     # Ensure WebSocket routes are registered correctly
