@@ -96,6 +96,12 @@ async def parse_form(
     )
 
 
+#: Once an upload has spooled to disk its data is written in batches of this size:
+#: each write to disk is a worker-thread hop, and one per 64 KiB chunk dominated the
+#: parse time. Bounds what an upload in progress holds in memory beyond its file.
+_WRITE_BATCH = 1024 * 1024
+
+
 async def _parse_multipart(
     request: Request, boundary: str, parser_limits: dict[str, int], spool_max_size: int
 ) -> FormData:
@@ -109,17 +115,23 @@ async def _parse_multipart(
     uploads: list[UploadFile] = []
     name = ""
     upload: UploadFile | None = None
-    chunks: list[bytes] = []
+    chunks: list[bytes] = []  # the current text field's data, or an upload's unwritten data
+    pending = 0  # bytes in `chunks` for an upload
     field_type: str | None = None
     try:
         async for chunk in request.stream():
             for event in parser.feed(chunk):
                 kind = event[0]
                 if kind == _DATA:
-                    if upload is not None:
-                        await upload.write(event[1])
-                    else:
+                    if upload is None or not upload._in_memory:
                         chunks.append(event[1])
+                    else:
+                        await upload.write(event[1])  # in memory: no thread hop to save
+                    if upload is not None and chunks:
+                        pending += len(event[1])
+                        if pending >= _WRITE_BATCH:
+                            await upload.write(b"".join(chunks))
+                            chunks, pending = [], 0
                 elif kind == _PART_START:
                     _, name, filename, content_type, raw_headers = event
                     if filename is None:
@@ -127,6 +139,7 @@ async def _parse_multipart(
                         chunks = []
                         field_type = content_type
                     else:
+                        chunks, pending = [], 0
                         upload = UploadFile(
                             SpooledTemporaryFile(max_size=spool_max_size),
                             size=0,
@@ -137,6 +150,9 @@ async def _parse_multipart(
                         uploads.append(upload)
                 elif kind == _PART_END:
                     if upload is not None:
+                        if chunks:
+                            await upload.write(b"".join(chunks))
+                            chunks, pending = [], 0
                         await upload.seek(0)
                         items.append((name, upload))
                         upload = None
