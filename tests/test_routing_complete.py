@@ -401,3 +401,22 @@ async def test_decorators_return_the_handler_unchanged() -> None:
     assert router.get("/a")(handler) is handler
     assert router.websocket("/ws")(handler) is handler
     assert [r.methods for r in router.routes] == [["GET"], ["WEBSOCKET"]]
+
+
+async def test_mounted_app_owns_its_requests_so_its_limits_apply() -> None:
+    from covet import Limits
+
+    inner_router = CovetRouter()
+
+    async def echo(request):
+        body = await request.body()
+        return {"inner_app": request.app is inner, "size": len(body)}
+
+    inner_router.add_route("/echo", echo, ["POST"])
+    inner = create_asgi_app(router=inner_router, limits=Limits(max_body_size=10))
+    outer_router = CovetRouter()
+    outer_router.mount("/inner", inner)
+    client = ASGITestClient(create_asgi_app(router=outer_router))
+    small = await client.post("/inner/echo", body=b"12345")
+    assert small.json() == {"inner_app": True, "size": 5}
+    assert (await client.post("/inner/echo", body=b"x" * 11)).status_code == 413

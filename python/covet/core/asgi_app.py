@@ -231,8 +231,7 @@ class CovetASGIApp:
             self._entry = self._serve_logged if self._debug else self._serve
 
     async def _enter_stack(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if "app" not in scope:
-            scope["app"] = self
+        scope["app"] = self
         await self._asgi(scope, receive, send)
 
     async def _innermost(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -240,8 +239,9 @@ class CovetASGIApp:
         await (self._serve_logged if self._debug else self._serve)(scope, receive, send)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if "app" not in scope:
-            scope["app"] = self
+        # The innermost app owns the request (its limits, handlers and routes for
+        # url_for), as in Starlette: a mounted CovetASGIApp replaces its parent here.
+        scope["app"] = self
         if scope["type"] != "http":
             await self._dispatch_other(scope, receive, send)
             return
