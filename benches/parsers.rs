@@ -7,8 +7,9 @@
 //!
 //! Run: `cargo bench --bench parsers` (or `make bench`); smoke: `cargo test --benches`.
 
+mod common;
+
 use std::hint::black_box;
-use std::time::Duration;
 
 use covet_core::multipart::{self, Event, MultipartLimits, MultipartParser};
 use covet_core::{cookies, percent, query, range};
@@ -239,17 +240,9 @@ fn bench_range(c: &mut Criterion) {
     group.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(50)
-        .configure_from_args()
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = common::config();
     targets = bench_query, bench_cookies, bench_percent, bench_multipart, bench_range
 }
 criterion_main!(benches);

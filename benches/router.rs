@@ -10,8 +10,9 @@
 //!
 //! Run: `cargo bench --bench router` (or `make bench`); smoke: `cargo test --benches`.
 
+mod common;
+
 use std::hint::black_box;
-use std::time::Duration;
 
 use covet_core::router::{Match, Router};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -292,17 +293,9 @@ fn bench_shapes(c: &mut Criterion) {
     group.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(50)
-        .configure_from_args()
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = common::config();
     targets = bench_vs_matchit, bench_scaling, bench_shapes
 }
 criterion_main!(benches);

@@ -19,7 +19,7 @@ import contextlib
 import functools
 import logging
 import traceback
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from time import perf_counter_ns
 from typing import Any
@@ -33,6 +33,7 @@ from covet.core.requests import Request
 from covet.core.responses import JSONResponse, Response
 from covet.core.routing import WEBSOCKET, CovetRouter, route_path
 from covet.core.stats import Stats, StatsSnapshot
+from covet.core.types import ASGIApp, Receive, Scope, Send
 from covet.core.websockets import (
     DEFAULT_MAX_MESSAGE_SIZE,
     WebSocket,
@@ -43,10 +44,6 @@ from covet.core.websockets import (
 
 logger = logging.getLogger("covet.asgi")
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 ExceptionHandler = Callable[[Request, Exception], Any]
 LifecycleHandler = Callable[[], Any]
 #: ``lifespan=``: called with the app, returns an async context manager that may

@@ -59,13 +59,10 @@ from covet.core.testclient import (
     WebSocketRejected,
     WebSocketTestSession,
 )
+from covet.core.types import Message, Receive, Scope, Send
 
 logger = logging.getLogger("covet.asgi")
 
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Any]
-Send = Callable[[Message], Any]
 
 #: The largest request body a WSGI app is handed (WSGI needs the whole body up
 #: front in ``wsgi.input``); larger requests are answered 413 without buffering.

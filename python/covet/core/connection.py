@@ -12,8 +12,7 @@ from typing import Any
 
 from covet import _core
 from covet.core.datastructures import URL, Address, Headers, QueryParams, State
-
-Scope = dict[str, Any]
+from covet.core.types import Scope
 
 
 class HTTPConnection:

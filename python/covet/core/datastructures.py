@@ -8,8 +8,7 @@ from typing import IO, Any, NamedTuple, TypeVar, Union
 from urllib.parse import SplitResult, urlsplit
 
 from covet import _core
-
-RawHeaders = list[tuple[bytes, bytes]]
+from covet.core.types import RawHeaders
 
 
 class Address(NamedTuple):

@@ -16,9 +16,7 @@ from covet.core.datastructures import URL, FormData
 from covet.core.exceptions import ClientDisconnect, HTTPException
 from covet.core.formparsers import parse_form
 from covet.core.limits import DEFAULT_LIMITS, Limits
-
-Scope = dict[str, Any]
-Message = dict[str, Any]
+from covet.core.types import Message, Scope
 
 
 async def _no_receive() -> Message:

@@ -30,13 +30,10 @@ import orjson
 
 from covet import _core
 from covet.core.datastructures import MutableHeaders
+from covet.core.types import Receive, Scope, Send
 
 logger = logging.getLogger("covet.responses")
 
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 HeadersInput = Union[Mapping[str, str], Iterable[tuple[str, str]], None]
 Content = Union[str, bytes, bytearray, memoryview]
 ContentStream = Union[AsyncIterable[Any], Iterable[Any]]

@@ -21,9 +21,9 @@ from uuid import UUID
 from covet import _core
 from covet.core.exceptions import HTTPException
 from covet.core.responses import RedirectResponse, Response
+from covet.core.types import Scope
 
 Handler = Callable[..., Any]
-Scope = dict[str, Any]
 F = TypeVar("F", bound=Handler)
 
 #: The pseudo-method WebSocket routes are registered under, as the guide shows:

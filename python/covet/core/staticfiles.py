@@ -25,8 +25,7 @@ from covet.core.responses import (
     Response,
     _run_in_thread,
 )
-
-Scope = dict[str, Any]
+from covet.core.types import Scope
 
 _ALLOWED = "GET, HEAD"
 _WINDOWS = os.name == "nt"

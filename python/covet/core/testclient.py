@@ -39,11 +39,10 @@ import orjson
 
 from covet.core.datastructures import Headers
 from covet.core.exceptions import status_phrase
+from covet.core.types import Message, RawHeaders
 from covet.core.websockets import WebSocketDisconnect
 
 T = TypeVar("T")
-Message = dict[str, Any]
-RawHeaders = list[tuple[bytes, bytes]]
 HeaderInput = Optional[Union[Mapping[str, str], Iterable[tuple[str, str]]]]
 ParamInput = Optional[Union[Mapping[str, Any], Iterable[tuple[str, Any]]]]
 

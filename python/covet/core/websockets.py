@@ -35,18 +35,14 @@ closing is closed with 1000, one that returns without accepting gets a 403.
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, NoReturn
 
 import orjson
 
 from covet import _core
 from covet.core.connection import HTTPConnection
-
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+from covet.core.types import Message, Receive, Scope, Send
 
 #: Default for ``CovetASGIApp(websocket_max_message_size=...)``: 1 MiB.
 DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024

@@ -1,16 +1,25 @@
-"""ASGI type aliases and the small header helpers the built-in middleware share."""
+"""The small header helpers the built-in middleware share, and the ASGI type
+aliases (from ``covet.core.types``) they are written against."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Iterable
 from typing import Any
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-RawHeaders = list[tuple[bytes, bytes]]
+from covet.core.types import ASGIApp, Message, RawHeaders, Receive, Scope, Send
+
+__all__ = [
+    "ASGIApp",
+    "Message",
+    "RawHeaders",
+    "Receive",
+    "Scope",
+    "Send",
+    "add_vary",
+    "get_header",
+    "plain_response_headers",
+    "without",
+]
 
 TEXT_PLAIN = b"text/plain; charset=utf-8"
 
