@@ -11,7 +11,7 @@ mod common;
 
 use std::hint::black_box;
 
-use covet_core::multipart::{self, Event, MultipartLimits, MultipartParser};
+use covet_core::forms::multipart::{self, Event, MultipartLimits, MultipartParser};
 use covet_core::{cookies, percent, query, range};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 

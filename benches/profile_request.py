@@ -42,9 +42,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import asgi_inprocess as harness
 from apps import covetpy, raw
-from covet.core import asgi_app as shell
-from covet.core.requests import Request
-from covet.core.responses import JSONResponse, PlainTextResponse
+from covet import app as shell
+from covet.requests import Request
+from covet.responses import JSONResponse, PlainTextResponse
 
 SCENARIOS = {
     "plain": ("GET / (plain text)", "/", "/"),

@@ -14,7 +14,7 @@ import sys
 import timeit
 from typing import Any
 
-from covet.core.requests import Request
+from covet.requests import Request
 
 SCOPE: dict[str, Any] = {"type": "http", "method": "GET", "path": "/", "headers": []}
 PARAMS: dict[str, Any] = {}

@@ -9,9 +9,9 @@ import tempfile
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Union
 
-from covet.core.asgi_app import create_asgi_app
-from covet.core.limits import Limits
-from covet.core.routing import CovetRouter
+from covet.app import create_asgi_app
+from covet.limits import Limits
+from covet.routing import CovetRouter
 
 BOUNDARY = "covet-test-boundary-7MA4YWxk"
 

@@ -6,12 +6,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from apps.common import JSON_PAYLOAD, ROUTE_COUNT, TEXT, table_route
-from covet.core.asgi_app import create_asgi_app
-from covet.core.http import JSONResponse, PlainTextResponse, Request, Response
-from covet.core.routing import CovetRouter
+from covet.app import create_asgi_app
+from covet.requests import Request
+from covet.responses import JSONResponse, PlainTextResponse, Response
+from covet.routing import CovetRouter
 
 try:
-    from covet.core.websockets import WebSocketDisconnect
+    from covet.websockets import WebSocketDisconnect
 except ImportError:  # WebSocket support not merged yet: the scenario reports "pending"
     WebSocketDisconnect = Exception  # type: ignore[assignment,misc]
 

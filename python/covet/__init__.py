@@ -1,9 +1,8 @@
 """CovetPy: an ASGI 3.0 web framework whose request path runs in Rust."""
 
 from covet._core import __version__
-from covet.core.asgi_app import CovetASGIApp, create_app, create_asgi_app
-from covet.core.asgi_integration import ASGITestClient, TestClient
-from covet.core.datastructures import (
+from covet.app import CovetASGIApp, create_app, create_asgi_app
+from covet.datastructures import (
     URL,
     FormData,
     Headers,
@@ -12,10 +11,11 @@ from covet.core.datastructures import (
     State,
     UploadFile,
 )
-from covet.core.exceptions import ClientDisconnect, HTTPException
-from covet.core.limits import Limits
-from covet.core.requests import Request
-from covet.core.responses import (
+from covet.exceptions import ClientDisconnect, HTTPException
+from covet.limits import Limits
+from covet.middleware import Middleware, MiddlewareStack
+from covet.requests import Request
+from covet.responses import (
     EventSourceResponse,
     FileResponse,
     HTMLResponse,
@@ -26,7 +26,7 @@ from covet.core.responses import (
     ServerSentEvent,
     StreamingResponse,
 )
-from covet.core.routing import (
+from covet.routing import (
     CovetRouter,
     InvalidRouteError,
     Mount,
@@ -34,18 +34,16 @@ from covet.core.routing import (
     Route,
     RouteConflictError,
 )
-from covet.core.staticfiles import StaticFiles
-from covet.core.websockets import (
+from covet.staticfiles import StaticFiles
+from covet.websockets import (
     WebSocket,
     WebSocketDisconnect,
     WebSocketException,
     WebSocketState,
 )
-from covet.middleware import Middleware, MiddlewareStack
 
 __all__ = [
     "URL",
-    "ASGITestClient",
     "ClientDisconnect",
     "CovetASGIApp",
     "CovetRouter",
@@ -74,7 +72,6 @@ __all__ = [
     "State",
     "StaticFiles",
     "StreamingResponse",
-    "TestClient",
     "UploadFile",
     "WebSocket",
     "WebSocketDisconnect",

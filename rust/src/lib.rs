@@ -5,13 +5,8 @@
 //! PyO3 bindings in `python` are compiled only with the `python` feature, which
 //! maturin enables (see pyproject.toml).
 
-pub mod content_type;
-pub mod cookies;
-pub mod headers;
-pub mod multipart;
-pub mod percent;
-pub mod query;
-pub mod range;
+pub mod forms;
+pub mod http;
 pub mod router;
 pub mod stats;
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from covet.adapters import create_covet_application, make_asgi_compatible
 from covet.config import Settings
-from covet.core.asgi_integration import create_covet_application, make_asgi_compatible
-from covet.core.http import Request
-from covet.core.routing import CovetRouter
+from covet.requests import Request
+from covet.routing import CovetRouter
 
 
 def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:

@@ -6,9 +6,9 @@ import hashlib
 from typing import Any
 
 from covet import Limits, Request
-from covet.core.asgi_app import create_asgi_app
-from covet.core.limits import MiB
-from covet.core.routing import CovetRouter
+from covet.app import create_asgi_app
+from covet.limits import MiB
+from covet.routing import CovetRouter
 
 
 async def upload(request: Request) -> dict[str, Any]:

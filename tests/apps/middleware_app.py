@@ -3,9 +3,7 @@ tests/test_middleware_stack.py."""
 
 from __future__ import annotations
 
-from covet.core.asgi_app import CovetASGIApp
-from covet.core.http import Request
-from covet.core.routing import CovetRouter
+from covet.app import CovetASGIApp
 from covet.middleware import (
     CORSMiddleware,
     GZipMiddleware,
@@ -14,6 +12,8 @@ from covet.middleware import (
     RequestIDMiddleware,
     TrustedHostMiddleware,
 )
+from covet.requests import Request
+from covet.routing import CovetRouter
 
 router = CovetRouter()
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 
-from covet.core.asgi_app import CovetASGIApp
-from covet.core.http import Request
-from covet.core.routing import CovetRouter
+from covet.app import CovetASGIApp
 from covet.middleware import Middleware, MiddlewareStack, RateLimitMiddleware
+from covet.requests import Request
+from covet.routing import CovetRouter
 
 router = CovetRouter()
 

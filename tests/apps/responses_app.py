@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-from covet.core.asgi_app import create_asgi_app
-from covet.core.http import EventSourceResponse, FileResponse, ServerSentEvent, StreamingResponse
-from covet.core.routing import CovetRouter
-from covet.core.staticfiles import StaticFiles
+from covet.app import create_asgi_app
+from covet.responses import EventSourceResponse, FileResponse, ServerSentEvent, StreamingResponse
+from covet.routing import CovetRouter
+from covet.staticfiles import StaticFiles
 
 router = CovetRouter()
 state = {"started": False, "closed": False}

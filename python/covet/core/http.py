@@ -1,8 +1,8 @@
 """The request and response types, as the user guide imports them."""
 
-from covet.core.exceptions import HTTPException
-from covet.core.requests import Request
-from covet.core.responses import (
+from covet.exceptions import HTTPException
+from covet.requests import Request
+from covet.responses import (
     EventSourceResponse,
     FileResponse,
     HTMLResponse,

@@ -1,12 +1,12 @@
 """The small header helpers the built-in middleware share, and the ASGI type
-aliases (from ``covet.core.types``) they are written against."""
+aliases (from ``covet.types``) they are written against."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-from covet.core.types import ASGIApp, Message, RawHeaders, Receive, Scope, Send
+from covet.types import ASGIApp, Message, RawHeaders, Receive, Scope, Send
 
 __all__ = [
     "ASGIApp",

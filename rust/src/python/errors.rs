@@ -4,11 +4,11 @@ use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use crate::content_type::ContentTypeError;
-use crate::headers::HeaderError;
-use crate::multipart::FormError;
-use crate::query::UrlencodedError;
-use crate::range::RangeError;
+use crate::http::content_type::ContentTypeError;
+use crate::http::headers::HeaderError;
+use crate::forms::multipart::FormError;
+use crate::forms::urlencoded::UrlencodedError;
+use crate::http::range::RangeError;
 use crate::router::RouteError;
 
 create_exception!(

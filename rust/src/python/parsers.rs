@@ -5,7 +5,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use super::errors::{header_error, urlencoded_error};
-use crate::{cookies, headers, query};
+use crate::forms::urlencoded as query;
+use crate::http::{cookies, headers};
 
 /// Parses a query string or urlencoded body into `[(key, value), ...]`.
 #[pyfunction]

@@ -4,7 +4,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
 
 use super::errors::range_error;
-use crate::range;
+use crate::http::range;
 
 /// Parses a `Range` header against a representation of `size` bytes and returns the
 /// satisfiable ranges as sorted, merged, inclusive `(first, last)` pairs.

@@ -9,7 +9,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyList, PyMemoryView, PyString, PyTuple};
 
 use super::errors::header_error;
-use crate::headers::{content_type_value, decimal, status_has_body};
+use crate::http::headers::{content_type_value, decimal, status_has_body};
 
 static ORJSON_DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static CONTENT_LENGTH: PyOnceLock<Py<PyBytes>> = PyOnceLock::new();

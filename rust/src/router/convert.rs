@@ -1,6 +1,6 @@
 //! The typed-parameter converters.
 
-use crate::percent::hex_val;
+use crate::http::percent::hex_val;
 
 fn all_digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use proptest::prelude::*;
 
 use super::*;
-use crate::percent::decode_strict as percent_decode;
+use crate::http::percent::decode_strict as percent_decode;
 
 type Owned = Vec<(String, ParamValue<'static>)>;
 

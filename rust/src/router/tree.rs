@@ -4,7 +4,7 @@ use super::convert::{parse_float, parse_int, parse_uuid};
 use super::hash::FastMap;
 use super::pattern::{normalize_methods, parse_pattern, Segment};
 use super::{Match, ParamKind, ParamValue, Params, RouteError, RouteId};
-use crate::percent::decode_strict as percent_decode;
+use crate::http::percent::decode_strict as percent_decode;
 
 const WEBSOCKET: &str = "WEBSOCKET";
 /// The wildcard method: matches any method, WebSocket included, after exact methods

@@ -1,0 +1,80 @@
+"""What HTTP requests and WebSocket connections have in common: a lazy view over the
+ASGI scope (URL, client, headers, query, cookies, path parameters, state).
+
+Each view is built on first access and cached, so a handler pays only for what it
+reads. ``Request`` and ``WebSocket`` derive from ``HTTPConnection``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from covet import _core
+from covet.datastructures import URL, Address, Headers, QueryParams, State
+from covet.types import Scope
+
+
+class HTTPConnection:
+    """The scope-derived part of a request or a WebSocket connection."""
+
+    # No __slots__: the lazily built views default to these class attributes, so a
+    # construction (one per request) stores only the attributes set in __init__
+    # (measured with timeit: ~20% cheaper than initialising every slot).
+    _headers: Headers | None = None
+    _query: QueryParams | None = None
+    _cookies: Mapping[str, str] | None = None
+    _state: State | None = None
+
+    def __init__(self, scope: Scope, path_params: dict[str, Any] | None = None) -> None:
+        self.scope = scope
+        self.path_params: dict[str, Any] = path_params if path_params is not None else {}
+
+    @property
+    def path(self) -> str:
+        return self.scope["path"]
+
+    @property
+    def url(self) -> URL:
+        return URL.from_scope(self.scope)
+
+    @property
+    def base_url(self) -> URL:
+        return URL.from_scope(dict(self.scope, path="/", query_string=b""))
+
+    @property
+    def client(self) -> Address | None:
+        client = self.scope.get("client")
+        return Address(client[0], client[1]) if client else None
+
+    @property
+    def app(self) -> Any:
+        return self.scope.get("app")
+
+    @property
+    def state(self) -> State:
+        """Per-connection state, seeded with a copy of the lifespan state."""
+        if self._state is None:
+            self._state = State(dict(self.scope.get("state") or {}))
+        return self._state
+
+    @property
+    def headers(self) -> Headers:
+        if self._headers is None:
+            self._headers = Headers(raw=self.scope["headers"])
+        return self._headers
+
+    @property
+    def query(self) -> QueryParams:
+        if self._query is None:
+            self._query = QueryParams(self.scope.get("query_string", b""))
+        return self._query
+
+    query_params = query
+
+    @property
+    def cookies(self) -> Mapping[str, str]:
+        if self._cookies is None:
+            header = self.headers.get("cookie")
+            self._cookies = _core.parse_cookies(header) if header else {}
+        return self._cookies

@@ -1,0 +1,189 @@
+"""Form body parsing: ``application/x-www-form-urlencoded`` and
+``multipart/form-data``, both parsed in Rust.
+
+Multipart bodies are parsed incrementally: each chunk the server delivers is fed to
+``covet._core.MultipartParser`` (one crossing per chunk), text fields are collected
+in memory up to ``max_field_size`` and file parts are written to ``UploadFile``
+objects backed by ``SpooledTemporaryFile``, so an upload larger than the spool
+threshold goes to disk instead of memory. Errors become HTTP errors: a malformed
+body or header is a 400, an exceeded limit a 413, a non-form Content-Type a 415.
+"""
+
+from __future__ import annotations
+
+import codecs
+from tempfile import SpooledTemporaryFile
+from typing import TYPE_CHECKING
+
+from covet import _core
+from covet.datastructures import FormData, FormValue, Headers, UploadFile
+from covet.exceptions import HTTPException
+from covet.limits import Limits
+
+if TYPE_CHECKING:
+    from covet.requests import Request
+
+__all__ = ["FORM_MEDIA_TYPES", "parse_form"]
+
+URLENCODED = "application/x-www-form-urlencoded"
+MULTIPART = "multipart/form-data"
+FORM_MEDIA_TYPES = (URLENCODED, MULTIPART)
+
+_PART_START = _core.MultipartParser.PART_START
+_DATA = _core.MultipartParser.DATA
+_PART_END = _core.MultipartParser.PART_END
+
+_UTF8_NAMES = frozenset({"utf-8", "ascii"})
+
+
+def _codec(charset: str) -> str:
+    """The codec name for a charset parameter; a 400 if Python does not know it."""
+    try:
+        return codecs.lookup(charset).name
+    except LookupError:
+        raise HTTPException(400, f"Bad charset parameter {charset!r}: unknown encoding") from None
+
+
+def _parse_content_type(header: str) -> tuple[str, dict[str, str]]:
+    try:
+        return _core.parse_content_type(header)
+    except _core.InvalidContentTypeError as exc:
+        raise HTTPException(400, f"Malformed Content-Type header: {exc}") from None
+
+
+async def parse_form(
+    request: Request,
+    limits: Limits,
+    *,
+    max_fields: int | None = None,
+    max_files: int | None = None,
+    max_field_size: int | None = None,
+) -> FormData:
+    """Parses the request body as a form. Keyword arguments override ``limits``."""
+    header = request.headers.get("content-type")
+    if not header:
+        raise HTTPException(
+            415, f"form() needs a Content-Type of {URLENCODED} or {MULTIPART}; the request has none"
+        )
+    media_type, params = _parse_content_type(header)
+    fields = limits.max_form_fields if max_fields is None else max_fields
+    field_size = limits.max_field_size if max_field_size is None else max_field_size
+    if media_type == URLENCODED:
+        charset = params.get("charset")
+        if charset is not None and _codec(charset) not in _UTF8_NAMES:
+            raise HTTPException(
+                415, f"Unsupported charset {charset!r} for {URLENCODED}: forms must be UTF-8"
+            )
+        body = await request.body()
+        try:
+            return FormData(_core.parse_urlencoded_form(body, fields, field_size))
+        except _core.FormLimitError as exc:
+            raise HTTPException(413, str(exc)) from None
+    if media_type == MULTIPART:
+        boundary = params.get("boundary")
+        if not boundary:
+            raise HTTPException(400, "Malformed multipart/form-data: no boundary parameter")
+        parser_limits = {
+            "max_fields": fields,
+            "max_files": limits.max_files if max_files is None else max_files,
+            "max_part_header_size": limits.max_part_header_size,
+            "max_part_headers": limits.max_part_headers,
+            "max_field_size": field_size,
+        }
+        return await _parse_multipart(request, boundary, parser_limits, limits.spool_max_size)
+    raise HTTPException(
+        415, f"Unsupported media type {media_type!r} for form(): expected a form Content-Type"
+    )
+
+
+#: Once an upload has spooled to disk its data is written in batches of this size:
+#: each write to disk is a worker-thread hop, and one per 64 KiB chunk dominated the
+#: parse time. Bounds what an upload in progress holds in memory beyond its file.
+_WRITE_BATCH = 1024 * 1024
+
+
+async def _parse_multipart(
+    request: Request, boundary: str, parser_limits: dict[str, int], spool_max_size: int
+) -> FormData:
+    try:
+        parser = _core.MultipartParser(boundary.encode("latin-1"), **parser_limits)
+    except (_core.MalformedMultipartError, UnicodeEncodeError):
+        raise HTTPException(
+            400, f"Malformed multipart/form-data: invalid boundary {boundary!r}"
+        ) from None
+    items: list[tuple[str, FormValue]] = []
+    uploads: list[UploadFile] = []
+    name = ""
+    upload: UploadFile | None = None
+    chunks: list[bytes] = []  # the current text field's data, or an upload's unwritten data
+    pending = 0  # bytes in `chunks` for an upload
+    field_type: str | None = None
+    try:
+        async for chunk in request.stream():
+            for event in parser.feed(chunk):
+                kind = event[0]
+                if kind == _DATA:
+                    if upload is None or not upload._in_memory:
+                        chunks.append(event[1])
+                    else:
+                        await upload.write(event[1])  # in memory: no thread hop to save
+                    if upload is not None and chunks:
+                        pending += len(event[1])
+                        if pending >= _WRITE_BATCH:
+                            await upload.write(b"".join(chunks))
+                            chunks, pending = [], 0
+                elif kind == _PART_START:
+                    _, name, filename, content_type, raw_headers = event
+                    if filename is None:
+                        upload = None
+                        chunks = []
+                        field_type = content_type
+                    else:
+                        chunks, pending = [], 0
+                        upload = UploadFile(
+                            SpooledTemporaryFile(max_size=spool_max_size),
+                            size=0,
+                            filename=filename,
+                            headers=Headers(raw=raw_headers),
+                            content_type=content_type,
+                        )
+                        uploads.append(upload)
+                elif kind == _PART_END:
+                    if upload is not None:
+                        if chunks:
+                            await upload.write(b"".join(chunks))
+                            chunks, pending = [], 0
+                        await upload.seek(0)
+                        items.append((name, upload))
+                        upload = None
+                    else:
+                        items.append((name, _decode_field(b"".join(chunks), field_type)))
+                        chunks = []
+        parser.finish()
+    except _core.MalformedMultipartError as exc:
+        _discard(uploads)
+        raise HTTPException(400, f"Malformed multipart/form-data: {exc}") from None
+    except _core.FormLimitError as exc:
+        _discard(uploads)
+        raise HTTPException(413, str(exc)) from None
+    except BaseException:
+        # Client disconnects, body-size 413s, cancellation: leave no temp file.
+        _discard(uploads)
+        raise
+    return FormData(items)
+
+
+def _decode_field(value: bytes, content_type: str | None) -> str:
+    """A text field's value: UTF-8 unless the part declares another charset."""
+    encoding = "utf-8"
+    if content_type:
+        _, params = _parse_content_type(content_type)
+        charset = params.get("charset")
+        if charset is not None:
+            encoding = _codec(charset)
+    return value.decode(encoding, errors="replace")
+
+
+def _discard(uploads: list[UploadFile]) -> None:
+    for upload in uploads:
+        upload.file.close()

@@ -1,0 +1,398 @@
+"""WebSocket connections (ASGI ``websocket`` scope).
+
+A handler registered with ``router.add_route(path, handler, ["WEBSOCKET"])`` or
+``@router.websocket(path)`` receives a ``WebSocket``::
+
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        async for text in websocket.iter_text():
+            await websocket.send_text(text)
+
+Lifecycle rules (enforced, each with a clear error):
+
+- ``accept()`` first; ``receive*``/``send*`` before it raise ``RuntimeError``.
+- The peer going away raises ``WebSocketDisconnect(code, reason)`` from ``receive*``
+  and from ``send*``; the ``iter_*`` iterators simply end.
+- Sending after ``close()`` raises ``RuntimeError``; ``close()`` itself is idempotent
+  and a no-op once the connection is over, so ``except ...: await ws.close()`` is safe.
+- An incoming message larger than ``max_message_size`` bytes (UTF-8 bytes for text;
+  the app's ``websocket_max_message_size``, 1 MiB by default) closes the connection
+  with 1009 and raises ``WebSocketDisconnect(1009)``. The server buffers a message
+  before the app sees it, so also bound the server (uvicorn ``--ws-max-size``).
+- A frame of the wrong kind for ``receive_text``/``receive_bytes`` closes with 1003,
+  malformed JSON in ``receive_json`` with 1007 (the WebSocket counterparts of an
+  HTTP 400); both raise ``WebSocketDisconnect`` with that code.
+
+Before ``accept()`` a handler may refuse the handshake: ``close()`` (the server
+answers HTTP 403), ``send_denial_response(response)`` (any HTTP response, where the
+server offers the ``websocket.http.response`` extension) or by raising
+``HTTPException``/``WebSocketException``. After ``accept()``, ``WebSocketException``
+closes with its code, ``HTTPException`` with 1008 (4xx) or 1011 (5xx), any other
+exception with 1011 (logged on ``covet.asgi``); a handler that returns without
+closing is closed with 1000, one that returns without accepting gets a 403.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any, NoReturn
+
+import orjson
+
+from covet import _core
+from covet.connection import HTTPConnection
+from covet.types import Message, Receive, Scope, Send
+
+#: Default for ``CovetASGIApp(websocket_max_message_size=...)``: 1 MiB.
+DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
+
+#: The ASGI extension that lets an app answer a handshake with an HTTP response.
+DENIAL_EXTENSION = "websocket.http.response"
+
+_MAX_REASON_BYTES = 123  # a close frame carries at most 125 bytes: code + reason
+
+
+class WebSocketState(enum.Enum):
+    CONNECTING = 0
+    CONNECTED = 1
+    DISCONNECTED = 2
+    RESPONSE = 3  # the handshake was answered with an HTTP (denial) response
+
+
+CONNECTING = WebSocketState.CONNECTING
+CONNECTED = WebSocketState.CONNECTED
+DISCONNECTED = WebSocketState.DISCONNECTED
+RESPONSE = WebSocketState.RESPONSE
+
+
+class WebSocketDisconnect(Exception):
+    """The connection is over: the peer closed it (``code`` is the code it sent, 1005
+    for none, 1006 for a lost connection) or the app closed it on a protocol error
+    (1003, 1007, 1009)."""
+
+    def __init__(self, code: int = 1000, reason: str | None = None) -> None:
+        self.code = code
+        self.reason = reason or ""
+        super().__init__(code, self.reason)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, reason={self.reason!r})"
+
+
+class WebSocketException(Exception):
+    """Raise from a WebSocket handler to close the connection with ``code`` (default
+    1008, policy violation). Raised before ``accept()``, it refuses the handshake."""
+
+    def __init__(self, code: int = 1008, reason: str | None = None) -> None:
+        _check_close(code, reason)
+        self.code = code
+        self.reason = reason or ""
+        super().__init__(code, self.reason)
+
+
+def _check_close(code: int, reason: str | None) -> None:
+    """Only codes an endpoint may send (RFC 6455 section 7.4) and short reasons."""
+    if not (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999) or isinstance(
+        code, bool
+    ):
+        raise ValueError(f"{code!r} is not a close code an application may send")
+    if reason and len(reason.encode("utf-8")) > _MAX_REASON_BYTES:
+        raise ValueError(f"close reason is longer than {_MAX_REASON_BYTES} bytes in UTF-8")
+
+
+class WebSocket(HTTPConnection):
+    """One WebSocket connection: the scope views of ``HTTPConnection`` (``url``,
+    ``headers``, ``query``, ``cookies``, ``path_params``, ``client``, ``state``) plus
+    the message channel."""
+
+    __slots__ = (
+        "_accepted",
+        "_receive",
+        "_send",
+        "_stats",
+        "application_state",
+        "client_state",
+        "close_code",
+        "close_reason",
+        "max_message_size",
+    )
+
+    def __init__(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        path_params: dict[str, Any] | None = None,
+        *,
+        max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
+        stats: Any = None,
+    ) -> None:
+        if scope["type"] != "websocket":
+            raise ValueError(f"a WebSocket needs a 'websocket' scope, not {scope['type']!r}")
+        super().__init__(scope, path_params)
+        self._receive = receive
+        self._send = send
+        self._stats = stats
+        self._accepted = False
+        self.max_message_size = max_message_size
+        self.client_state = CONNECTING
+        self.application_state = CONNECTING
+        #: Set once the connection is over: the code and reason it ended with.
+        self.close_code: int | None = None
+        self.close_reason: str = ""
+
+    # -- handshake ------------------------------------------------------------------
+    @property
+    def subprotocols(self) -> list[str]:
+        """The subprotocols the client offered, in its order of preference."""
+        return list(self.scope.get("subprotocols") or ())
+
+    @property
+    def accepted(self) -> bool:
+        """Whether ``accept()`` ever completed on this connection."""
+        return self._accepted
+
+    async def _connect(self) -> None:
+        message = await self._receive()
+        kind = message["type"]
+        if kind == "websocket.connect":
+            self.client_state = CONNECTED
+        elif kind == "websocket.disconnect":
+            self._peer_gone(message)
+            raise WebSocketDisconnect(self.close_code or 1006, self.close_reason)
+        else:
+            raise RuntimeError(f"expected ASGI message 'websocket.connect', got {kind!r}")
+
+    async def accept(
+        self,
+        subprotocol: str | None = None,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+    ) -> None:
+        """Completes the handshake, choosing ``subprotocol`` (one the client offered)
+        and adding ``headers`` to the 101 response."""
+        if self.application_state is not CONNECTING:
+            raise RuntimeError(
+                f"accept() called on a WebSocket that is {self.application_state.name.lower()}"
+            )
+        if subprotocol is not None and subprotocol not in self.subprotocols:
+            raise ValueError(
+                f"subprotocol {subprotocol!r} was not offered by the client "
+                f"(offered: {self.subprotocols!r})"
+            )
+        if self.client_state is CONNECTING:
+            await self._connect()
+        message: Message = {"type": "websocket.accept", "subprotocol": subprotocol}
+        if headers:
+            items = headers.items() if isinstance(headers, Mapping) else headers
+            message["headers"] = _core.encode_headers(list(items))
+        await self._send(message)
+        self.application_state = CONNECTED
+        self._accepted = True
+        if self._stats is not None:
+            self._stats.websocket_opened()
+
+    async def send_denial_response(self, response: Any) -> None:
+        """Refuses the handshake with an HTTP ``response`` (a ``Response``). Servers
+        without the ``websocket.http.response`` extension get a plain close, which
+        they answer with 403."""
+        if self.application_state is not CONNECTING:
+            raise RuntimeError("a denial response can only be sent before accept()")
+        if DENIAL_EXTENSION not in (self.scope.get("extensions") or {}):
+            await self.close()
+            return
+        self.application_state = RESPONSE
+        await self._send(
+            {
+                "type": "websocket.http.response.start",
+                "status": response.status_code,
+                "headers": response.raw_headers,
+            }
+        )
+        await self._send({"type": "websocket.http.response.body", "body": response.body})
+
+    # -- state errors ---------------------------------------------------------------
+    def _peer_gone(self, message: Message) -> None:
+        self.client_state = DISCONNECTED
+        self.application_state = DISCONNECTED
+        self.close_code = message.get("code", 1005)
+        self.close_reason = message.get("reason") or ""
+
+    def _unusable(self, action: str) -> Exception:
+        state = self.application_state
+        if self.client_state is DISCONNECTED:
+            return WebSocketDisconnect(self.close_code or 1006, self.close_reason)
+        if state is CONNECTING:
+            return RuntimeError(f"cannot {action} before accept(): the WebSocket is not connected")
+        if state is RESPONSE:
+            return RuntimeError(f"cannot {action}: the handshake was refused with an HTTP response")
+        return RuntimeError(f"cannot {action}: the WebSocket was closed (code {self.close_code})")
+
+    # -- receiving ------------------------------------------------------------------
+    async def receive(self) -> Message:
+        """The next ``websocket.receive`` message (with ``text`` or ``bytes``)."""
+        if self.application_state is not CONNECTED:
+            raise self._unusable("receive")
+        message = await self._receive()
+        limit = self.max_message_size
+        if message["type"] != "websocket.receive" or (
+            limit is not None and _too_big(message, limit)
+        ):
+            await self._refuse(message)
+        return message
+
+    async def _refuse(self, message: Message) -> NoReturn:
+        """Raises for what ``receive`` cannot hand on: a disconnect, an oversized
+        message (closing with 1009 first) or a message of another type."""
+        kind = message["type"]
+        if kind == "websocket.receive":
+            reason = f"message larger than {self.max_message_size} bytes"
+            await self.close(1009, reason)
+            raise WebSocketDisconnect(1009, reason)
+        if kind == "websocket.disconnect":
+            self._peer_gone(message)
+            raise WebSocketDisconnect(self.close_code or 1005, self.close_reason)
+        raise RuntimeError(f"unexpected ASGI message {kind!r} on a connected WebSocket")
+
+    async def _reject(self, code: int, reason: str) -> WebSocketDisconnect:
+        await self.close(code, reason)
+        return WebSocketDisconnect(code, reason)
+
+    async def receive_text(self) -> str:
+        # receive(), inlined: this is the per-message path of most handlers.
+        if self.application_state is not CONNECTED:
+            raise self._unusable("receive")
+        message = await self._receive()
+        limit = self.max_message_size
+        if message["type"] != "websocket.receive" or (
+            limit is not None and _too_big(message, limit)
+        ):
+            await self._refuse(message)
+        text = message.get("text")
+        if text is None:
+            raise await self._reject(1003, "expected a text message")
+        return text
+
+    async def receive_bytes(self) -> bytes:
+        message = await self.receive()
+        data = message.get("bytes")
+        if data is None:
+            raise await self._reject(1003, "expected a binary message")
+        return data
+
+    async def receive_json(self, mode: str = "text") -> Any:
+        """The next message decoded as JSON (orjson), from a text frame or, with
+        ``mode="binary"``, a binary one."""
+        if mode == "text":
+            data: str | bytes = await self.receive_text()
+        elif mode == "binary":
+            data = await self.receive_bytes()
+        else:
+            raise ValueError(f'mode must be "text" or "binary", not {mode!r}')
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise await self._reject(1007, "invalid JSON") from None
+
+    async def iter_text(self) -> AsyncIterator[str]:
+        """Text messages until the connection ends (either side closing it)."""
+        try:
+            while self.application_state is CONNECTED:
+                yield await self.receive_text()
+        except WebSocketDisconnect:
+            return
+
+    async def iter_bytes(self) -> AsyncIterator[bytes]:
+        try:
+            while self.application_state is CONNECTED:
+                yield await self.receive_bytes()
+        except WebSocketDisconnect:
+            return
+
+    async def iter_json(self, mode: str = "text") -> AsyncIterator[Any]:
+        try:
+            while self.application_state is CONNECTED:
+                yield await self.receive_json(mode)
+        except WebSocketDisconnect:
+            return
+
+    # -- sending --------------------------------------------------------------------
+    async def send(self, message: Message) -> None:
+        """Sends a raw ``websocket.send`` message. A lost connection raises
+        ``WebSocketDisconnect(1006)``."""
+        if self.application_state is not CONNECTED:
+            raise self._unusable("send")
+        try:
+            await self._send(message)
+        except OSError:  # the server's "client disconnected" (uvicorn: ClientDisconnected)
+            raise self._lost() from None
+
+    def _lost(self) -> WebSocketDisconnect:
+        self._peer_gone({"code": 1006})
+        return WebSocketDisconnect(1006)
+
+    async def send_text(self, data: str) -> None:
+        if not isinstance(data, str):
+            raise TypeError(f"send_text() needs str, not {type(data).__name__}")
+        # send(), inlined: this is the per-message path of most handlers.
+        if self.application_state is not CONNECTED:
+            raise self._unusable("send")
+        try:
+            await self._send({"type": "websocket.send", "text": data})
+        except OSError:
+            raise self._lost() from None
+
+    async def send_bytes(self, data: bytes) -> None:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"send_bytes() needs bytes, not {type(data).__name__}")
+        await self.send({"type": "websocket.send", "bytes": bytes(data)})
+
+    async def send_json(self, data: Any, mode: str = "text") -> None:
+        """Sends ``data`` encoded with orjson, as a text frame or (``mode="binary"``)
+        a binary one."""
+        encoded = orjson.dumps(data)
+        if mode == "text":
+            await self.send({"type": "websocket.send", "text": encoded.decode("utf-8")})
+        elif mode == "binary":
+            await self.send({"type": "websocket.send", "bytes": encoded})
+        else:
+            raise ValueError(f'mode must be "text" or "binary", not {mode!r}')
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        """Closes the connection (before ``accept()``: refuses the handshake, which
+        the server answers with 403). Does nothing if it is already over."""
+        _check_close(code, reason)
+        if self.application_state is not CONNECTING and self.application_state is not CONNECTED:
+            return
+        self.application_state = DISCONNECTED
+        self.close_code = code
+        self.close_reason = reason or ""
+        try:
+            await self._send({"type": "websocket.close", "code": code, "reason": reason or ""})
+        except OSError:  # the peer is already gone; the connection is over either way
+            self.client_state = DISCONNECTED
+
+    def __repr__(self) -> str:
+        return f"<WebSocket {self.path} {self.application_state.name}>"
+
+
+def _too_big(message: Message, limit: int) -> bool:
+    data = message.get("bytes")
+    if data is not None:
+        return len(data) > limit
+    text = message.get("text") or ""
+    n = len(text)
+    if n * 4 <= limit:  # even all-4-byte UTF-8 fits: no need to encode
+        return False
+    if n > limit:
+        return True
+    return len(text.encode("utf-8", "surrogatepass")) > limit
+
+
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "WebSocket",
+    "WebSocketDisconnect",
+    "WebSocketException",
+    "WebSocketState",
+]
