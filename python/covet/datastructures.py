@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import IO, Any, NamedTuple, TypeVar, Union
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, urlencode, urlsplit
 
 from covet import _core
 from covet.types import RawHeaders
@@ -20,7 +21,9 @@ class Headers(Mapping[str, str]):
     """Case-insensitive, multi-valued view over ASGI raw headers.
 
     ``headers["x"]`` and ``get`` return the first value; ``getlist`` returns all of
-    them in order. The name lookup dict is built on first use only.
+    them in order. As in Starlette, ``keys()``, ``values()``, ``items()``, iteration
+    and ``len()`` see every header line, repeated ones included, with lowercase
+    names. The name lookup dict is built on first use only.
     """
 
     __slots__ = ("_lookup", "raw")
@@ -30,10 +33,14 @@ class Headers(Mapping[str, str]):
         headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
         *,
         raw: RawHeaders | None = None,
+        scope: Mapping[str, Any] | None = None,
     ) -> None:
         if raw is None:
-            items = headers.items() if isinstance(headers, Mapping) else (headers or ())
-            raw = list(_core.encode_headers(list(items)))
+            if scope is not None:
+                raw = list(scope["headers"])
+            else:
+                items = headers.items() if isinstance(headers, Mapping) else (headers or ())
+                raw = list(_core.encode_headers(list(items)))
         self.raw = raw
         self._lookup: dict[str, str] | None = None
 
@@ -57,18 +64,34 @@ class Headers(Mapping[str, str]):
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and key.lower() in self._dict()
 
+    def keys(self) -> list[str]:  # type: ignore[override]
+        """Every header name, lowercase, once per header line."""
+        return [name.decode("latin-1").lower() for name, _ in self.raw]
+
+    def values(self) -> list[str]:  # type: ignore[override]
+        """Every header value, once per header line."""
+        return [value.decode("latin-1") for _, value in self.raw]
+
+    def items(self) -> list[tuple[str, str]]:  # type: ignore[override]
+        """Every ``(name, value)`` pair, names lowercase, repeated headers kept."""
+        return [(n.decode("latin-1").lower(), v.decode("latin-1")) for n, v in self.raw]
+
     def __iter__(self) -> Iterator[str]:
-        return iter(self._dict())
+        return iter(self.keys())
 
     def __len__(self) -> int:
-        return len(self._dict())
+        return len(self.raw)
 
     def getlist(self, key: str) -> list[str]:
         wanted = key.lower().encode("latin-1")
         return [v.decode("latin-1") for n, v in self.raw if n.lower() == wanted]
 
     def multi_items(self) -> list[tuple[str, str]]:
-        return [(n.decode("latin-1"), v.decode("latin-1")) for n, v in self.raw]
+        return self.items()
+
+    def mutablecopy(self) -> MutableHeaders:
+        """A ``MutableHeaders`` over a copy of these header lines."""
+        return MutableHeaders(raw=list(self.raw))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Headers):
@@ -78,25 +101,27 @@ class Headers(Mapping[str, str]):
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.multi_items()!r})"
+        return f"{type(self).__name__}({self.items()!r})"
 
 
 class MutableHeaders(Headers, MutableMapping[str, str]):
     """Response headers: edits go straight to the response's raw header list and are
-    validated (no CR/LF injection, token names)."""
+    validated (no CR/LF injection, token names). ``headers | {...}`` is a new
+    ``MutableHeaders`` with the mapping's values set; ``headers |= {...}`` sets them
+    in place."""
 
     __slots__ = ()
 
     def __setitem__(self, key: str, value: str) -> None:
         encoded = _core.encode_headers([(key, value)])
         name = encoded[0][0]
-        self.raw[:] = [(n, v) for n, v in self.raw if n != name]
+        self.raw[:] = [(n, v) for n, v in self.raw if n.lower() != name]
         self.raw.append(encoded[0])
         self._lookup = None
 
     def __delitem__(self, key: str) -> None:
         name = key.lower().encode("latin-1")
-        kept = [(n, v) for n, v in self.raw if n != name]
+        kept = [(n, v) for n, v in self.raw if n.lower() != name]
         if len(kept) == len(self.raw):
             raise KeyError(key)
         self.raw[:] = kept
@@ -107,18 +132,65 @@ class MutableHeaders(Headers, MutableMapping[str, str]):
         self.raw.extend(_core.encode_headers([(key, value)]))
         self._lookup = None
 
-    def setdefault(self, key: str, value: str = "") -> str:  # type: ignore[override]
+    def setdefault(self, key: str, value: str = "") -> str:
         if key not in self:
             self[key] = value
         return self[key]
+
+    def add_vary_header(self, vary: str) -> None:
+        """Appends ``vary`` to the ``Vary`` header (creating it if needed)."""
+        existing = self.get("vary")
+        self["vary"] = f"{existing}, {vary}" if existing is not None else vary
+
+    def __or__(self, other: object) -> MutableHeaders:
+        if not isinstance(other, Mapping):
+            raise TypeError(f"expected a mapping, got {type(other).__name__}")
+        new = self.mutablecopy()
+        new.update(other)
+        return new
+
+    def __ior__(self, other: object) -> MutableHeaders:
+        if not isinstance(other, Mapping):
+            raise TypeError(f"expected a mapping, got {type(other).__name__}")
+        self.update(other)
+        return self
 
 
 V = TypeVar("V")
 
 
+def _pairs(items: Any) -> list[tuple[str, Any]]:
+    """The pairs of a multi-dict (every one, repeated keys kept), a mapping or an
+    iterable of pairs."""
+    multi_items = getattr(items, "multi_items", None)
+    if multi_items is not None:
+        return list(multi_items())
+    if isinstance(items, Mapping):
+        return list(items.items())
+    return list(items)
+
+
+def _same_pairs(a: list[tuple[str, Any]], b: list[tuple[str, Any]]) -> bool:
+    """Whether two pair lists hold the same pairs, in any order (multiset equality)."""
+    if len(a) != len(b):
+        return False
+    try:
+        return Counter(a) == Counter(b)
+    except TypeError:  # unhashable values: match them one by one
+        rest = list(b)
+        for pair in a:
+            try:
+                rest.remove(pair)
+            except ValueError:
+                return False
+        return True
+
+
 class MultiDict(Mapping[str, V]):
     """An immutable multi-valued mapping: ``d["k"]`` and ``get`` return the last
-    value for a repeated key (as Starlette does), ``getlist`` all of them in order."""
+    value for a repeated key (as Starlette does), ``getlist`` all of them in order,
+    ``multi_items`` every pair. Two are equal when they are of the same type and hold
+    the same pairs in any order."""
 
     __slots__ = ("_dict", "_list")
 
@@ -144,9 +216,10 @@ class MultiDict(Mapping[str, V]):
         return list(self._list)
 
     def __eq__(self, other: object) -> bool:
-        if type(other) is type(self):
-            return self._list == other._list  # type: ignore[attr-defined]
-        return NotImplemented
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, MultiDict)
+        return _same_pairs(self._list, other._list)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -155,8 +228,8 @@ class MultiDict(Mapping[str, V]):
 
 
 class QueryParams(MultiDict[str]):
-    """Multi-valued query parameters, parsed in Rust. Equal when they hold the same
-    pairs in any order."""
+    """Multi-valued query parameters, parsed in Rust. ``str()`` gives the
+    urlencoded query string; a copy (``QueryParams(other)``) keeps repeated keys."""
 
     __slots__ = ()
 
@@ -174,19 +247,16 @@ class QueryParams(MultiDict[str]):
                 if max_fields is None
                 else _core.parse_query(query, max_fields)
             )
-        elif isinstance(query, Mapping):
-            items = list(query.items())
         else:
-            items = list(query)
+            items = [(str(k), str(v)) for k, v in _pairs(query)]
         self._list = items
         self._dict = dict(items)
 
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, QueryParams):
-            return sorted(self._list) == sorted(other._list)
-        return NotImplemented
+    def __str__(self) -> str:
+        return urlencode(self._list)
 
-    __hash__ = None  # type: ignore[assignment]
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
 
 
 class URL:
@@ -368,14 +438,15 @@ FormValue = Union[str, UploadFile]
 class FormData(MultiDict[FormValue]):
     """An immutable, multi-valued form: text values are ``str``, file parts are
     ``UploadFile``. Like ``QueryParams``, ``form["k"]`` and ``get`` return the last
-    value for a repeated key and ``getlist`` returns all of them in order."""
+    value for a repeated key, ``getlist`` returns all of them in order, and a copy
+    (``FormData(other)``) keeps repeated keys."""
 
     __slots__ = ()
 
     def __init__(
         self, items: Mapping[str, FormValue] | Iterable[tuple[str, FormValue]] = ()
     ) -> None:
-        pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
+        pairs: list[tuple[str, FormValue]] = _pairs(items)
         self._list = pairs
         self._dict = dict(pairs)
 
