@@ -59,6 +59,32 @@ class HTTPConnection:
         return self._state
 
     @property
+    def session(self) -> dict[str, Any]:
+        """The signed-cookie session (``covet.middleware.SessionMiddleware``)."""
+        if "session" not in self.scope:
+            raise AssertionError("SessionMiddleware must be installed to access request.session")
+        session: dict[str, Any] = self.scope["session"]
+        return session
+
+    @property
+    def auth(self) -> Any:
+        """The ``AuthCredentials`` set by ``covet.middleware.AuthenticationMiddleware``."""
+        if "auth" not in self.scope:
+            raise AssertionError(
+                "AuthenticationMiddleware must be installed to access request.auth"
+            )
+        return self.scope["auth"]
+
+    @property
+    def user(self) -> Any:
+        """The user set by ``covet.middleware.AuthenticationMiddleware``."""
+        if "user" not in self.scope:
+            raise AssertionError(
+                "AuthenticationMiddleware must be installed to access request.user"
+            )
+        return self.scope["user"]
+
+    @property
     def headers(self) -> Headers:
         if self._headers is None:
             self._headers = Headers(raw=self.scope["headers"])

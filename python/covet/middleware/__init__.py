@@ -16,6 +16,7 @@ from covet.middleware.ratelimit_store import (
     RedisStore,
 )
 from covet.middleware.requestid import RequestIDMiddleware, get_request_id, request_id_var
+from covet.middleware.sessions import SessionMiddleware
 from covet.middleware.stack import Middleware, MiddlewareStack
 from covet.middleware.trustedhost import TrustedHostMiddleware
 
@@ -32,6 +33,7 @@ __all__ = [
     "RateLimitStore",
     "RedisStore",
     "RequestIDMiddleware",
+    "SessionMiddleware",
     "TrustedHostMiddleware",
     "client_ip",
     "get_request_id",
