@@ -5,6 +5,7 @@ Every class here is ``Middleware(app, **options)`` -> ASGI app, so each works in
 ASGI framework.
 """
 
+from covet.middleware.authentication import AuthenticationMiddleware
 from covet.middleware.cors import CORSMiddleware
 from covet.middleware.gzip import DEFAULT_EXCLUDED_MEDIA_TYPES, GZipMiddleware
 from covet.middleware.httpsredirect import HTTPSRedirectMiddleware
@@ -22,6 +23,7 @@ from covet.middleware.trustedhost import TrustedHostMiddleware
 
 __all__ = [
     "DEFAULT_EXCLUDED_MEDIA_TYPES",
+    "AuthenticationMiddleware",
     "CORSMiddleware",
     "GZipMiddleware",
     "HTTPSRedirectMiddleware",
