@@ -94,11 +94,16 @@ class SessionMiddleware:
         # The attributes are validated and rendered once (a bad name, path, domain or
         # same_site raises ValueError here, not on the first response).
         prefix = f"{session_cookie}="
-        kept = format_set_cookie(
-            session_cookie, "", max_age, None, path, domain, https_only, True, same_site
-        )
+        attributes: dict[str, Any] = {
+            "path": path,
+            "domain": domain,
+            "secure": https_only,
+            "httponly": True,
+            "samesite": same_site,
+        }
+        kept = format_set_cookie(session_cookie, "", max_age=max_age, **attributes)
         expired = format_set_cookie(
-            session_cookie, "null", 0, _EXPIRED, path, domain, https_only, True, same_site
+            session_cookie, "null", max_age=0, expires=_EXPIRED, **attributes
         )
         self._attributes = kept[len(prefix) :]
         self._delete_header = expired.encode("latin-1")
