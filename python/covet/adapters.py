@@ -43,10 +43,10 @@ from concurrent.futures import Executor
 from typing import Any
 
 from covet import _core
-from covet.app import CovetASGIApp, create_asgi_app, to_response
+from covet.app import CovetASGIApp, create_asgi_app
 from covet.requests import Request
 from covet.responses import JSONResponse, PlainTextResponse, Response
-from covet.routing import CovetRouter, is_async_callable, run_in_threadpool
+from covet.routing import ANY_HTTP_METHOD, CovetRouter, is_async_callable
 from covet.types import Message, Receive, Scope, Send
 
 logger = logging.getLogger("covet.asgi")
@@ -208,34 +208,17 @@ def create_covet_application(router: CovetRouter | None = None, **kwargs: Any) -
 class CovetHandlerApp(CovetASGIApp):
     """A CovetPy app that sends every HTTP request, whatever its path and method, to
     one handler (``async def handler(request)``, or a sync one run in a thread).
-    Return values, ``HTTPException`` and errors are handled as for routed handlers;
-    lifespan handlers and exception handlers can be added as usual."""
+    The handler is an ordinary route (every HTTP method, any path), so return
+    values, ``HTTPException``, errors, exception handlers, limits and stats work as
+    for any route; WebSocket connections are refused."""
 
     def __init__(self, handler: Callable[[Request], Any], **kwargs: Any) -> None:
         if not callable(handler):
             raise TypeError(f"handler must be callable, not {type(handler).__name__}")
         self.handler = handler
-        if is_async_callable(handler):
-            self._endpoint: Callable[[Request], Any] = handler
-        else:
-
-            async def call_sync(request: Request) -> Any:
-                return await run_in_threadpool(handler, request)
-
-            self._endpoint = call_sync
-        super().__init__(**kwargs)
-
-    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await super()._serve(scope, receive, send)
-            return
-        scope.setdefault("app", self)
-        request = Request(scope, receive)
-        try:
-            response = to_response(await self._endpoint(request))
-        except Exception as exc:
-            response = await self._handle_exception(request, exc)
-        await response(scope, receive, send)
+        router = CovetRouter(redirect_slashes=False)
+        router.add_route("/{path:path}", handler, [ANY_HTTP_METHOD])
+        super().__init__(router=router, **kwargs)
 
 
 # -- ASGI 2 ------------------------------------------------------------------------------------

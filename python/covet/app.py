@@ -1,12 +1,16 @@
 """The ASGI 3.0 application: ``CovetASGIApp`` and its factories.
 
-Per HTTP request the shell does one Rust call to route (``CovetRouter.lookup``),
-builds a lazy ``Request``, awaits the handler, sends the pre-rendered response and
-records status and latency with one more Rust call (``covet.stats``).
+A request's walk: ``_serve`` routes the scope with one Rust call
+(``CovetRouter.match_scope`` -> ``RouteMatch``). A plain endpoint is answered right
+there, the hot path: a lazy ``Request``, the handler, the pre-rendered response sent
+inline, status and latency recorded with one more Rust call (``covet.stats``).
+Everything else goes to ``_dispatch``, the one place that answers unrouted requests
+(404, 405, OPTIONS, slash redirects, 414, 431), descends into mounted routers,
+hands requests to mounted apps and to route or mount middleware, and calls
+endpoints (``run_endpoint``) — for HTTP and WebSocket scopes alike, at any depth,
+always as this app: its limits, exception handlers and stats apply.
 
-WebSocket scopes are routed with the method ``"WEBSOCKET"`` and handed a
-``WebSocket`` (``covet.websockets``). Lifespan runs the ``lifespan`` context
-manager and the startup/shutdown handlers.
+Lifespan runs the ``lifespan`` context manager and the startup/shutdown handlers.
 
 Logging goes to the ``covet.asgi`` logger: unhandled exceptions always (at ERROR,
 with traceback, never in the response unless ``debug``); with ``debug=True`` also one
@@ -26,12 +30,14 @@ from typing import Any
 
 import orjson
 
+from covet import _core
 from covet.datastructures import State
-from covet.exceptions import HTTPException, status_phrase
+from covet.exceptions import ClientDisconnect, HTTPException, status_phrase
 from covet.limits import DEFAULT_LIMITS, Limits
 from covet.requests import Request
-from covet.responses import JSONResponse, Response
-from covet.routing import WEBSOCKET, CovetRouter, route_path
+from covet.responses import JSONResponse, RedirectResponse, Response
+from covet.middleware.stack import Middleware, MiddlewareStack
+from covet.routing import CovetRouter, Host, Mount, Route, RouteMatch
 from covet.stats import Stats, StatsSnapshot
 from covet.types import ASGIApp, Receive, Scope, Send
 from covet.websockets import (
@@ -61,18 +67,63 @@ def _error_body(status: int) -> bytes:
 
 
 class _SentStatus:
-    """A ``send`` that remembers the status of the response start it passes on."""
+    """A ``send`` that remembers the status of the response start it passes on
+    (0 until one is sent)."""
 
     __slots__ = ("send", "status_code")
 
-    def __init__(self, send: Send, status_code: int) -> None:
+    def __init__(self, send: Send) -> None:
         self.send = send
-        self.status_code = status_code
+        self.status_code = 0
 
     async def __call__(self, message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
             self.status_code = message["status"]
         await self.send(message)
+
+
+async def _send_response(response: Response, scope: Scope, receive: Receive, send: Send) -> int:
+    """Sends ``response``; returns the status it actually sent (a FileResponse
+    decides 206/304/416 while sending), 0 if the client left first."""
+    watched = _SentStatus(send)
+    try:
+        await response(scope, receive, watched)
+    except ClientDisconnect:
+        pass
+    return watched.status_code
+
+
+class _ClientGone(Response):
+    """The answer to a request whose client has left: sends nothing (status 0)."""
+
+    def __init__(self) -> None:
+        self.status_code = 0
+        self.body = b""
+        self.raw_headers = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        return None
+
+
+_CLIENT_GONE = _ClientGone()
+
+#: The status each unrouted outcome answers with.
+_UNROUTED_STATUS = {
+    _core.NOT_FOUND: 404,
+    _core.METHOD_NOT_ALLOWED: 405,
+    _core.URI_TOO_LONG: 414,
+    _core.HEADERS_TOO_LARGE: 431,
+}
+
+
+def _error_response(
+    status: int, content: Any, headers: Mapping[str, str] | None = None
+) -> Response:
+    """An error response: JSON ``content``, but no body at all for 1xx, 204 and 304,
+    which must not have one."""
+    if status < 200 or status in (204, 304):
+        return Response(status_code=status, headers=headers)
+    return JSONResponse(content, status_code=status, headers=headers)
 
 
 def to_response(result: Any) -> Response:
@@ -111,8 +162,17 @@ class CovetASGIApp:
         on_shutdown: Sequence[LifecycleHandler] | None = None,
         websocket_max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
         limits: Limits | None = None,
+        routes: Sequence[Route | Mount | Host] | None = None,
+        middleware: Sequence[Middleware] | None = None,
     ) -> None:
-        self.router = router if router is not None else CovetRouter()
+        if router is not None and routes is not None:
+            raise TypeError("pass router= or routes=, not both")
+        if middleware is not None:
+            if middleware_stack is not None:
+                raise TypeError("pass middleware_stack= or middleware=, not both")
+            middleware_stack = MiddlewareStack(middleware)
+        #: The router (``routes=[...]`` builds one, as Starlette's ``routes=``).
+        self.router = router if router is not None else CovetRouter(routes)
         self.limits = limits if limits is not None else DEFAULT_LIMITS
         self._stats = Stats()
         self._record = self._stats.record
@@ -144,17 +204,6 @@ class CovetASGIApp:
         self._choose_entry()
 
     # -- configuration --------------------------------------------------------------
-    @property
-    def router(self) -> CovetRouter:
-        return self._router
-
-    @router.setter
-    def router(self, router: CovetRouter) -> None:
-        self._router = router
-        # Bound once: the request path calls the Rust matcher without going through
-        # CovetRouter (routes added to the router later are seen all the same).
-        self._match_scope = router._core.match_scope
-
     @property
     def limits(self) -> Limits:
         """Request limits (``covet.limits.Limits``): body size, forms, URL length,
@@ -202,8 +251,11 @@ class CovetASGIApp:
     def add_route(self, path: str, handler: Any, methods: Any = None, **kwargs: Any) -> Any:
         return self.router.add_route(path, handler, methods, **kwargs)
 
-    def mount(self, prefix: str, app: Any, name: str | None = None) -> Any:
-        return self.router.mount(prefix, app, name=name)
+    def mount(self, prefix: str, app: Any = None, name: str | None = None, **kwargs: Any) -> Any:
+        return self.router.mount(prefix, app, name, **kwargs)
+
+    def host(self, host: str, app: Any, name: str | None = None) -> Host:
+        return self.router.host(host, app, name)
 
     def url_path_for(self, name: str, /, **params: Any) -> str:
         """The path of a named route, relative to the application root."""
@@ -236,47 +288,33 @@ class CovetASGIApp:
         await (self._serve_logged if self._debug else self._serve)(scope, receive, send)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # The innermost app owns the request (its limits, handlers and routes for
-        # url_for), as in Starlette: a mounted CovetASGIApp replaces its parent here.
+        # The app owns the request (its limits, handlers, stats and routes for
+        # url_for) wherever in its routes the endpoint lives.
         scope["app"] = self
         if scope["type"] != "http":
-            await self._dispatch_other(scope, receive, send)
+            await self._serve_other(scope, receive, send)
             return
         start = perf_counter_ns()
         limits = self._limits
-        status, route, extra = self._match_scope(
-            scope, limits.max_header_count, limits.max_url_length, self._router.redirect_slashes
+        router = self.router
+        match = router.match_scope(
+            scope, limits.max_header_count, limits.max_url_length, router.redirect_slashes
         )
-        if status == 200:
-            request = Request(scope, receive, extra)
-            try:
-                response = await route.endpoint(request)
-                if not isinstance(response, Response):
-                    response = to_response(response)
-            except Exception as exc:
-                response = await self._handle_exception(request, exc)
-        elif status == 204:
-            response = Response(status_code=204, headers={"allow": extra})
-        elif status == 414 or status == 431:
-            await self._reject_head(scope, receive, send, start, status)
+        route = match.route
+        if route is None or route.app is not None:
+            # Everything but a plain endpoint (errors, mounts, route middleware).
+            await self._dispatch_recorded(router, match, scope, receive, send, start)
             return
-        else:
-            response = None
-            if status == 404 and extra:
-                # The matcher saw that /users/ (or /users) exists: redirect there.
-                response = self.router.slash_redirect(scope, route_path(scope))
-            if response is None:
-                headers = {"allow": extra} if status == 405 else None
-                if self._status_handlers or self._class_handlers:
-                    request = Request(scope, receive)
-                    response = await self._handle_exception(
-                        request, HTTPException(status, headers=headers)
-                    )
-                else:
-                    # No handler to consult: the default error body, encoded once.
-                    response = Response(
-                        _error_body(status), status, headers, media_type="application/json"
-                    )
+        # The hot path: ``run_endpoint`` inlined, one coroutine layer less on every
+        # plain request (the two must stay the same).
+        request = Request(scope, receive, match.params)
+        try:
+            response = await route.call(request)
+            if not isinstance(response, Response):
+                response = to_response(response)
+        except Exception as exc:
+            response = await self._handle_exception(request, exc)
+        status = 0
         try:
             if response.__class__.__call__ is _send_rendered:
                 # A fully rendered response: send it here rather than through one
@@ -294,41 +332,181 @@ class CovetASGIApp:
                         "body": b"" if scope["method"] == "HEAD" else response.body,
                     }
                 )
+                status = response.status_code
             else:
-                # A response that decides its status while sending (FileResponse:
-                # 206/304/416): record the status it actually sent.
-                sending, response = response, _SentStatus(send, response.status_code)
-                await sending(scope, receive, response)
+                status = await _send_response(response, scope, receive, send)
         finally:
-            self._record(response.status_code, perf_counter_ns() - start)
-            if status == 200 and request._form is not None:
+            self._finish(status, start)
+            if request._form is not None:
                 await request.close()  # the form's uploads: temp files go away now
 
-    async def _dispatch_other(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def _finish(self, status: int, start: int) -> None:
+        """Records a finished request; one whose client left before it was answered
+        (status 0) counts apart, as a client disconnect."""
+        if status:
+            self._record(status, perf_counter_ns() - start)
+        else:
+            self._stats.client_disconnected()
+
+    async def _dispatch_recorded(
+        self,
+        router: CovetRouter,
+        match: RouteMatch,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        start: int,
+    ) -> None:
+        status = 0
+        try:
+            status = await self._dispatch(router, match, scope, receive, send)
+        except ClientDisconnect:
+            status = 0
+        finally:
+            self._finish(status, start)
+
+    async def dispatch(
+        self, router: CovetRouter, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Routes ``scope`` within ``router`` (a mounted sub-router's middleware
+        ends here) and answers it; stats are recorded where the request entered."""
+        match = router.match_scope(scope, None, None, router.redirect_slashes)
+        await self._dispatch(router, match, scope, receive, send)
+
+    async def _dispatch(
+        self,
+        router: CovetRouter,
+        match: RouteMatch,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> int:
+        """The one place that acts on a routing result, for HTTP and WebSocket, at
+        any mount depth: the error answers (404, 405 with Allow, OPTIONS, slash
+        redirects, 414, 431), descending into mounted routers, handing the request
+        to mounted apps and to route middleware, and calling endpoints. Returns the
+        status sent (0: the client left first)."""
+        while True:
+            route = match.route
+            if route is None:
+                return await self._answer_unrouted(match, scope, receive, send)
+            mount = route.mount
+            if mount is None and route.app is None:
+                return await self.run_endpoint(route, scope, receive, send, match.params)
+            if mount is not None:
+                scope = mount.child_scope(scope, match.params)
+                if mount.app is None:
+                    router = mount.router
+                    match = router.match_scope(scope, None, None, router.redirect_slashes)
+                    continue
+            else:
+                outer = scope.get("path_params")
+                scope = dict(
+                    scope, path_params={**outer, **match.params} if outer else match.params
+                )
+            return await self._call_app(route.app, scope, receive, send)
+
+    async def _call_app(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> int:
+        """Hands the request to an ASGI app (a mounted app, route or mount
+        middleware) and returns the status it sent. An exception before the
+        response started is answered 500 (logged); after, the response is cut."""
+        watched = _SentStatus(send)
+        try:
+            await app(scope, receive, watched)
+        except ClientDisconnect:
+            return 0
+        except Exception as exc:
+            if watched.status_code or scope["type"] != "http":
+                raise
+            response = await self._handle_exception(Request(scope, receive), exc)
+            return await _send_response(response, scope, receive, send)
+        return watched.status_code
+
+    async def run_endpoint(
+        self,
+        route: Route,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        params: dict[str, Any],
+    ) -> int:
+        """Calls a route's endpoint with a ``Request`` (HTTP) or a ``WebSocket`` and
+        sends what it answers; returns the status sent."""
+        outer = scope.get("path_params")
+        if outer:
+            params = {**outer, **params}
+        if scope["type"] == "websocket":
+            await self._run_websocket(route.call, scope, receive, send, params)
+            return 101
+        request = Request(scope, receive, params)
+        try:
+            response = await route.call(request)
+            if not isinstance(response, Response):
+                response = to_response(response)
+        except Exception as exc:
+            response = await self._handle_exception(request, exc)
+        status = 0
+        try:
+            status = await _send_response(response, scope, receive, send)
+        finally:
+            if request._form is not None:
+                await request.close()
+        return status
+
+    async def _answer_unrouted(
+        self, match: RouteMatch, scope: Scope, receive: Receive, send: Send
+    ) -> int:
+        """404, 405 with Allow, the automatic OPTIONS, a slash redirect, 414 or 431."""
+        kind = match.kind
+        headers: dict[str, str] | None = None
+        if kind == _core.OPTIONS and scope["type"] == "http":
+            response: Response = Response(status_code=204, headers={"allow": match.allow})
+            return await _send_response(response, scope, receive, send)
+        if kind == _core.NOT_FOUND and match.redirect:
+            location = _core.slash_redirect_location(scope)
+            if location is not None:
+                method = scope.get("method", "GET")
+                code = 307 if method in ("GET", "HEAD") else 308
+                return await _send_response(RedirectResponse(location, code), scope, receive, send)
+        status = _UNROUTED_STATUS[kind]
+        limits = self._limits
+        if status == 405:
+            headers = {"allow": match.allow}
+            detail = None
+        elif status == 414:
+            detail = f"URI too long: the limit is {limits.max_url_length} bytes"
+        elif status == 431:
+            detail = f"Too many request headers: the limit is {limits.max_header_count}"
+        else:
+            detail = None
+        if scope["type"] == "websocket":
+            start = perf_counter_ns()
+            websocket = WebSocket(scope, receive, send)
+            await websocket.send_denial_response(
+                JSONResponse(
+                    {"detail": detail or status_phrase(status)}, status_code=status, headers=headers
+                )
+            )
+            if self._debug:
+                self._log_websocket(websocket, start)
+            return status
+        if detail is None and not (self._status_handlers or self._class_handlers):
+            # No handler to consult: the default error body, encoded once.
+            response = Response(_error_body(status), status, headers, media_type="application/json")
+        else:
+            response = await self._handle_exception(
+                Request(scope, receive), HTTPException(status, detail, headers)
+            )
+        return await _send_response(response, scope, receive, send)
+
+    async def _serve_other(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "websocket":
-            await self._handle_websocket(scope, receive, send)
+            await self._serve_websocket(scope, receive, send)
         elif kind == "lifespan":
             await self._handle_lifespan(scope, receive, send)
         else:
             raise RuntimeError(f"unsupported ASGI scope type {kind!r}")
-
-    async def _reject_head(
-        self, scope: Scope, receive: Receive, send: Send, start: int, status: int
-    ) -> None:
-        """431 for too many header lines, 414 for a too-long URL (``Limits``)."""
-        limits = self._limits
-        if status == 431:
-            exc = HTTPException(
-                431, f"Too many request headers: the limit is {limits.max_header_count}"
-            )
-        else:
-            exc = HTTPException(414, f"URI too long: the limit is {limits.max_url_length} bytes")
-        response = await self._handle_exception(Request(scope, receive), exc)
-        try:
-            await response(scope, receive, send)
-        finally:
-            self._record(response.status_code, perf_counter_ns() - start)
 
     async def _serve_logged(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``debug=True``: ``_serve`` plus one log line per HTTP request. The query
@@ -339,21 +517,15 @@ class CovetASGIApp:
         if not self._debug_logging_ready:
             self._setup_debug_logging()
         start = perf_counter_ns()
-        sent_status: list[int] = []
-
-        async def watch(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                sent_status.append(message["status"])
-            await send(message)
-
+        watched = _SentStatus(send)
         try:
-            await self._serve(scope, receive, watch)
+            await self._serve(scope, receive, watched)
         finally:
             logger.debug(
                 "%s %s -> %s in %.3f ms",
                 scope["method"],
                 scope["path"],
-                sent_status[0] if sent_status else "no response",
+                watched.status_code or "no response",
                 (perf_counter_ns() - start) / 1e6,
             )
 
@@ -372,68 +544,90 @@ class CovetASGIApp:
             logger.addHandler(handler)
 
     # -- WebSocket --------------------------------------------------------------------
-    async def _handle_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        status, route, params = self.router.lookup(WEBSOCKET, route_path(scope))
+    async def _serve_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limits = self._limits
+        router = self.router
+        match = router.match_scope(scope, limits.max_header_count, limits.max_url_length, False)
+        await self._dispatch(router, match, scope, receive, send)
+
+    async def _run_websocket(
+        self,
+        endpoint: Any,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        params: dict[str, Any],
+    ) -> None:
+        """Runs the handler and makes sure the connection ends properly whatever it
+        does: returns without accepting (403/denial), returns without closing (1000),
+        raises (1011 and logged; before accept a 500 denial), raises HTTPException
+        (before accept a denial with its status; after, 1008 for 4xx and 1011 for 5xx)
+        or WebSocketException (its code). An app exception handler registered for
+        the exception's class (or 500 for unhandled ones) is called with
+        ``(websocket, exc)`` first; it may close the connection itself."""
         websocket = WebSocket(
             scope,
             receive,
             send,
-            params if status == 200 else None,
+            params,
             max_message_size=self.websocket_max_message_size,
             stats=self._stats,
         )
         start = perf_counter_ns()
         try:
-            if status == 200:
-                await self._run_websocket(route.endpoint, websocket)
-            else:
+            try:
+                await endpoint(websocket)
+            except WebSocketDisconnect:
+                return  # the peer left, or a receive_* closed on a protocol error
+            except Exception as exc:
+                await self._websocket_exception(websocket, exc)
+                return
+            if websocket.application_state is WebSocketState.CONNECTING:
                 await websocket.send_denial_response(
-                    JSONResponse({"detail": "Not Found"}, status_code=404)
+                    JSONResponse({"detail": "Forbidden"}, status_code=403)
                 )
+            elif websocket.application_state is WebSocketState.CONNECTED:
+                await websocket.close(1000)
         finally:
             if websocket.accepted:
                 self._stats.websocket_closed()
             if self._debug:
                 self._log_websocket(websocket, start)
 
-    async def _run_websocket(self, endpoint: Any, websocket: WebSocket) -> None:
-        """Runs the handler and makes sure the connection ends properly whatever it
-        does: returns without accepting (403/denial), returns without closing (1000),
-        raises (1011 and logged; before accept a 500 denial), raises HTTPException
-        (before accept a denial with its status; after, 1008 for 4xx and 1011 for 5xx)
-        or WebSocketException (its code). App exception handlers are HTTP-only."""
-        try:
-            await endpoint(websocket)
-        except WebSocketDisconnect:
-            return  # the peer left, or a receive_* closed on a protocol error
-        except WebSocketException as exc:
-            await websocket.close(exc.code, exc.reason)
-            return
-        except HTTPException as exc:
-            if websocket.application_state is WebSocketState.CONNECTING:
-                await websocket.send_denial_response(
-                    JSONResponse(
-                        {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
-                    )
-                )
+    async def _websocket_exception(self, websocket: WebSocket, exc: Exception) -> None:
+        handler = self._lookup_handler(exc, unhandled=True)
+        if handler is not None:
+            try:
+                await _call(handler, websocket, exc)
+            except Exception as handler_exc:
+                logger.exception("exception handler %r failed", handler)
+                exc = handler_exc
             else:
+                if websocket.application_state is WebSocketState.CONNECTED:
+                    await websocket.close(1011 if not isinstance(exc, HTTPException) else 1008)
+                elif websocket.application_state is WebSocketState.CONNECTING:
+                    await websocket.close(1008)
+                return
+        state = websocket.application_state
+        if isinstance(exc, WebSocketException):
+            if state is not WebSocketState.DISCONNECTED and state is not WebSocketState.RESPONSE:
+                await websocket.close(exc.code, exc.reason)
+            return
+        if isinstance(exc, HTTPException):
+            if state is WebSocketState.CONNECTING:
+                await websocket.send_denial_response(
+                    _error_response(exc.status_code, {"detail": exc.detail}, exc.headers)
+                )
+            elif state is WebSocketState.CONNECTED:
                 await websocket.close(1011 if exc.status_code >= 500 else 1008)
             return
-        except Exception as exc:
-            logger.error("unhandled exception in WebSocket %s", websocket.path, exc_info=exc)
-            if websocket.application_state is WebSocketState.CONNECTING:
-                await websocket.send_denial_response(
-                    JSONResponse(self._internal_error_body(exc), status_code=500)
-                )
-            else:
-                await websocket.close(1011)
-            return
-        if websocket.application_state is WebSocketState.CONNECTING:
+        logger.error("unhandled exception in WebSocket %s", websocket.path, exc_info=exc)
+        if state is WebSocketState.CONNECTING:
             await websocket.send_denial_response(
-                JSONResponse({"detail": "Forbidden"}, status_code=403)
+                JSONResponse(self._internal_error_body(exc), status_code=500)
             )
-        else:
-            await websocket.close(1000)
+        elif state is WebSocketState.CONNECTED:
+            await websocket.close(1011)
 
     def _log_websocket(self, websocket: WebSocket, start: int) -> None:
         if not self._debug_logging_ready:
@@ -462,7 +656,12 @@ class CovetASGIApp:
         self._stats.reset()
 
     # -- errors -----------------------------------------------------------------------
-    def _lookup_handler(self, exc: Exception) -> ExceptionHandler | None:
+    def _lookup_handler(
+        self, exc: Exception, *, unhandled: bool = False
+    ) -> ExceptionHandler | None:
+        """The handler for ``exc``: by status for an ``HTTPException``, then by
+        class along its MRO; an exception nothing else handles goes to the handler
+        registered for 500, as in Starlette."""
         if isinstance(exc, HTTPException):
             handler = self._status_handlers.get(exc.status_code)
             if handler is not None:
@@ -471,10 +670,16 @@ class CovetASGIApp:
             handler = self._class_handlers.get(cls)
             if handler is not None:
                 return handler
+        if unhandled and not isinstance(exc, (HTTPException, WebSocketException)):
+            return self._status_handlers.get(500)
         return None
 
     async def _handle_exception(self, request: Request, exc: Exception) -> Response:
-        handler = self._lookup_handler(exc)
+        if isinstance(exc, ClientDisconnect):
+            # The client's doing, not an error: nothing to answer, counted apart.
+            logger.info("client disconnected during %s %s", request.method, request.path)
+            return _CLIENT_GONE
+        handler = self._lookup_handler(exc, unhandled=True)
         if handler is not None:
             try:
                 return to_response(await _call(handler, request, exc))
@@ -482,9 +687,12 @@ class CovetASGIApp:
                 logger.exception("exception handler %r failed", handler)
                 exc = handler_exc
         if isinstance(exc, HTTPException):
-            return JSONResponse(
-                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
-            )
+            try:
+                return _error_response(exc.status_code, {"detail": exc.detail}, exc.headers)
+            except ValueError as bad_headers:
+                # Headers that cannot be sent (CR/LF, control characters): the
+                # error path itself must not fail.
+                exc = bad_headers
         logger.error("unhandled exception in %s %s", request.method, request.path, exc_info=exc)
         return JSONResponse(self._internal_error_body(exc), status_code=500)
 

@@ -1,9 +1,19 @@
-"""Route registration. Matching happens in Rust (``covet._core.Router``): one call
-routes, dispatches on the method, decodes and converts the path parameters.
+"""Routes, mounts, hosts and the router that holds them.
 
-Also here: named routes and reverse routing (``url_path_for``), mounting sub-routers
-and ASGI apps under a prefix (``mount``), and the trailing-slash redirect computed on
-the 404 path (``redirect_slashes``)."""
+Matching happens in Rust (``covet._core.Router``): one call per router checks the
+URL limits, routes, dispatches on the method, decodes and converts the path
+parameters and answers a typed ``RouteMatch``. What to do with that answer (404,
+405 with ``Allow``, the automatic OPTIONS, slash redirects, descending into a mount,
+running a route's middleware, calling the endpoint) is decided in one place, the
+application's dispatcher (``covet.app.CovetASGIApp``).
+
+Every entry a router holds is a ``Route``, a ``Mount`` or a ``Host``, as in
+Starlette. A route whose ``app`` is ``None`` is a plain endpoint, the hot path;
+otherwise ``app`` is the ASGI app the dispatcher hands the request to: the route's
+middleware around its endpoint, or a mount's middleware around its sub-router or
+ASGI app. Mounts never build an application: a mounted router is routed by the
+same dispatcher, under the same app, with the scope's ``root_path`` extended.
+"""
 
 from __future__ import annotations
 
@@ -12,31 +22,37 @@ import contextvars
 import functools
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 from uuid import UUID
 
 from covet import _core
-from covet.exceptions import HTTPException
-from covet.responses import RedirectResponse, Response
-from covet.types import Scope
+from covet.types import ASGIApp, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from covet.middleware.stack import Middleware
 
 Handler = Callable[..., Any]
 F = TypeVar("F", bound=Handler)
 
 #: The pseudo-method WebSocket routes are registered under, as the guide shows:
 #: ``router.add_route("/ws", handler, ["WEBSOCKET"])``.
-WEBSOCKET = "WEBSOCKET"
+WEBSOCKET: str = _core.WEBSOCKET
+#: Matches every method, WebSocket included, after the exact methods registered at
+#: the same path (mounts use it).
+ANY_METHOD: str = _core.ANY_METHOD
+#: Matches every HTTP method but not WebSocket (a whole-app request handler).
+ANY_HTTP_METHOD: str = _core.ANY_HTTP_METHOD
 
+RouteMatch = _core.RouteMatch
 RouteDefinitionError = _core.RouteDefinitionError
 InvalidRouteError = _core.InvalidRouteError
 RouteConflictError = _core.RouteConflictError
 
-#: The method that matches any request method, WebSocket included, after the exact
-#: methods registered at the same path (used by ``mount``).
-ANY_METHOD = "*"
+#: The catch-all parameter of a mount's pattern (``<prefix>/{path:path}``).
+_MOUNT_REST = "path"
 
 
 class NoMatchFound(LookupError):
@@ -49,6 +65,17 @@ class NoMatchFound(LookupError):
         if reason:
             message += f": {reason}"
         super().__init__(message)
+
+
+class URLPath(str):
+    """A path from ``url_path_for``; ``host`` is set when it lies under a ``Host``."""
+
+    host: str | None
+
+    def __new__(cls, path: str, host: str | None = None) -> URLPath:
+        self = super().__new__(cls, path)
+        self.host = host
+        return self
 
 
 def is_async_callable(obj: Any) -> bool:
@@ -70,10 +97,27 @@ def _as_async(handler: Handler) -> Callable[[Any], Awaitable[Any]]:
     if is_async_callable(handler):
         return handler
 
-    async def call_sync(request: Any) -> Any:
-        return await run_in_threadpool(handler, request)
+    async def call_sync(connection: Any) -> Any:
+        return await run_in_threadpool(handler, connection)
 
     return call_sync
+
+
+def _endpoint_name(endpoint: Any) -> str | None:
+    """A route's default name: the function's name, or the class name of a callable
+    object (as Starlette does)."""
+    while isinstance(endpoint, functools.partial):
+        endpoint = endpoint.func
+    if inspect.isroutine(endpoint) or inspect.isclass(endpoint):
+        return getattr(endpoint, "__name__", None)
+    return type(endpoint).__name__
+
+
+def _wrap(app: ASGIApp, middleware: Sequence[Middleware] | None) -> ASGIApp:
+    """``app`` inside ``middleware``, the first entry outermost."""
+    for entry in reversed(middleware or ()):
+        app = entry.wrap(app)
+    return app
 
 
 # Characters kept as they are in a path segment (RFC 3986 pchar minus unreserved,
@@ -99,8 +143,7 @@ def _param_to_path(kind: str, name: str, value: Any) -> str:
         if number != number or number in (float("inf"), float("-inf")):
             raise ValueError(f"parameter {name!r} must be finite")
         # Positional notation: the router accepts -?[0-9]+(.[0-9]+)?, no exponent.
-        text = format(Decimal(repr(number)), "f")
-        return text
+        return format(Decimal(repr(number)), "f")
     if kind == "uuid":
         if isinstance(value, UUID):
             return str(value)
@@ -115,47 +158,29 @@ def _param_to_path(kind: str, name: str, value: Any) -> str:
     return quote(text, safe=_SEGMENT_SAFE)
 
 
-class Route:
-    """One registered route. ``endpoint`` is always awaitable: sync handlers are
-    wrapped at registration so that they run in a thread, off the event loop.
-    ``mount`` is the ``Mount`` for routes created by ``CovetRouter.mount``."""
+class _Template:
+    """A pattern's segments for reverse routing: static text (already quoted) or
+    ``(kind, name)`` of a parameter."""
 
-    __slots__ = ("_template", "endpoint", "handler", "methods", "mount", "name", "path")
+    __slots__ = ("pattern", "segments")
 
-    def __init__(
-        self,
-        path: str,
-        handler: Handler,
-        methods: list[str],
-        name: str | None,
-        mount: Mount | None = None,
-    ) -> None:
-        self.path = path
-        self.handler = handler
-        self.methods = methods
-        self.name = name
-        self.mount = mount
-        self.endpoint = _as_async(handler)
-        template: list[tuple[str | None, str]] = []
-        for segment in path.split("/")[1:]:
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self.segments: list[tuple[str | None, str]] = []
+        for segment in pattern.split("/")[1:]:
             match = _PARAM.fullmatch(segment)
             if match is None:
-                template.append((None, quote(segment, safe=_SEGMENT_SAFE)))
+                self.segments.append((None, quote(segment, safe=_SEGMENT_SAFE)))
             else:
-                template.append((match.group(2) or "str", match.group(1)))
-        self._template = template
-
-    @property
-    def is_websocket(self) -> bool:
-        return WEBSOCKET in self.methods
+                self.segments.append((match.group(2) or "str", match.group(1)))
 
     @property
     def param_names(self) -> list[str]:
-        return [text for kind, text in self._template if kind is not None]
+        return [text for kind, text in self.segments if kind is not None]
 
-    def url_path_for(self, **params: Any) -> str:
-        """This route's path with ``params`` converted and percent-encoded; raises
-        ``NoMatchFound`` naming the missing or unexpected parameters."""
+    def fill(self, name: str, params: dict[str, Any]) -> str:
+        """The pattern with ``params`` converted and quoted; ``NoMatchFound`` names
+        the missing or unexpected ones."""
         expected = self.param_names
         missing = [p for p in expected if p not in params]
         extra = sorted(p for p in params if p not in expected)
@@ -166,174 +191,280 @@ class Route:
             if extra:
                 details.append(f"unexpected {extra!r}")
             raise NoMatchFound(
-                self.name or self.path,
-                params,
-                f"route {self.path!r} takes {expected!r}; " + ", ".join(details),
+                name, params, f"route {self.pattern!r} takes {expected!r}; " + ", ".join(details)
             )
         parts = []
-        for kind, text in self._template:
+        for kind, text in self.segments:
             if kind is None:
                 parts.append(text)
                 continue
             try:
                 parts.append(_param_to_path(kind, text, params[text]))
             except (TypeError, ValueError) as exc:
-                raise NoMatchFound(self.name or self.path, params, str(exc)) from None
+                raise NoMatchFound(name, params, str(exc)) from None
         return "/" + "/".join(parts)
+
+
+class Route:
+    """An endpoint for a path and its methods (``WEBSOCKET`` for a WebSocket route).
+
+    ``endpoint`` is what was registered; ``call`` is it made awaitable (a sync
+    handler runs in a thread, off the event loop). With ``middleware`` the route
+    gets an ``app``: those middleware around the endpoint, entered per request.
+    """
+
+    __slots__ = ("_template", "app", "call", "endpoint", "methods", "middleware", "name", "path")
+
+    mount: Mount | None = None
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Handler,
+        methods: Iterable[str] | None = None,
+        *,
+        name: str | None = None,
+        middleware: Sequence[Middleware] | None = None,
+    ) -> None:
+        if isinstance(methods, str):
+            methods = [methods]
+        method_list = [m.upper() for m in (methods or ["GET"])]
+        if WEBSOCKET in method_list and len(method_list) > 1:
+            raise InvalidRouteError(
+                f"route {path!r}: WEBSOCKET cannot be combined with HTTP methods"
+            )
+        self.path = path
+        self.endpoint = endpoint
+        self.methods = method_list
+        self.name = _endpoint_name(endpoint) if name is None else name
+        self.middleware = list(middleware or ())
+        self.call = _as_async(endpoint)
+        self.app: ASGIApp | None = (
+            _wrap(_EndpointApp(self), self.middleware) if self.middleware else None
+        )
+        self._template = _Template(path)
+
+    @property
+    def handler(self) -> Handler:
+        """The registered endpoint (the guide's name for it)."""
+        return self.endpoint
+
+    @property
+    def is_websocket(self) -> bool:
+        return WEBSOCKET in self.methods
+
+    @property
+    def param_names(self) -> list[str]:
+        return self._template.param_names
+
+    def url_path_for(self, **params: Any) -> URLPath:
+        """This route's path with ``params`` converted and percent-encoded; raises
+        ``NoMatchFound`` naming the missing or unexpected parameters."""
+        return URLPath(self._template.fill(self.name or self.path, params))
 
     def __repr__(self) -> str:
         return f"Route({self.path!r}, methods={self.methods!r}, name={self.name!r})"
 
 
-class _ASGIForward(Response):
-    """Hands the request to a mounted ASGI app with the mount's scope."""
+def WebSocketRoute(  # noqa: N802 (Starlette's name for a WebSocket route)
+    path: str,
+    endpoint: Handler,
+    *,
+    name: str | None = None,
+    middleware: Sequence[Middleware] | None = None,
+) -> Route:
+    """A ``Route`` for WebSocket connections, as Starlette spells it."""
+    return Route(path, endpoint, [WEBSOCKET], name=name, middleware=middleware)
 
-    def __init__(self, app: Any, scope: Scope) -> None:
-        self.app = app
-        self.child_scope = scope
-        self.status_code = 0
-        self.body = b""
-        self.raw_headers = []
 
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        async def send_and_record(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                self.status_code = message["status"]
-            await send(message)
+class _EndpointApp:
+    """The innermost app of a route with middleware: runs the endpoint through the
+    owning application's dispatcher (``scope["app"]``)."""
 
-        await self.app(self.child_scope, receive, send_and_record)
+    __slots__ = ("route",)
+
+    def __init__(self, route: Route) -> None:
+        self.route = route
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await scope["app"].run_endpoint(self.route, scope, receive, send, scope["path_params"])
+
+
+class _RouterApp:
+    """The innermost app of a mount with middleware around a sub-router: routes
+    within it through the owning application's dispatcher."""
+
+    __slots__ = ("router",)
+
+    def __init__(self, router: CovetRouter) -> None:
+        self.router = router
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await scope["app"].dispatch(self.router, scope, receive, send)
 
 
 class Mount:
-    """A sub-router or ASGI app served under ``prefix`` (see ``CovetRouter.mount``).
+    """A sub-router or any ASGI app served under a path prefix, for every method,
+    WebSocket included. Exact routes registered at the same path win.
 
     The child sees the scope as Starlette and the ASGI spec lay it out: ``path`` and
     ``raw_path`` unchanged, ``root_path`` extended by the matched prefix,
     ``app_root_path`` the application's own root path and ``path_params`` holding the
-    prefix's parameters.
+    prefix's parameters. ``routes=[...]`` builds the sub-router in place.
     """
 
-    __slots__ = ("_app_for_router", "_segments", "app", "name", "prefix", "router")
+    __slots__ = ("_segments", "_template", "app", "middleware", "name", "path", "router")
 
-    def __init__(self, prefix: str, app: Any, name: str | None) -> None:
-        self.prefix = prefix
-        self.app = app
+    def __init__(
+        self,
+        path: str,
+        app: Any = None,
+        routes: Sequence[Route | Mount | Host] | None = None,
+        name: str | None = None,
+        *,
+        middleware: Sequence[Middleware] | None = None,
+    ) -> None:
+        if path in ("", "/"):
+            path = ""
+        elif not path.startswith("/") or path.endswith("/"):
+            raise InvalidRouteError(
+                f"mount prefix {path!r} must start with '/' and not end with '/'"
+            )
+        if (app is None) == (routes is None):
+            raise TypeError("Mount takes either an app or routes=[...]")
+        if app is None:
+            app = CovetRouter(routes=routes)
+        self.path = path
         self.name = name
+        self.middleware = list(middleware or ())
+        #: The sub-router, when the mounted app is one: routed in the same dispatch.
         self.router: CovetRouter | None = app if isinstance(app, CovetRouter) else None
-        self._segments = prefix.count("/")
-        self._app_for_router: Any = None
+        inner: ASGIApp = _RouterApp(app) if self.router is not None else app
+        #: What the dispatcher calls; None for a plain sub-router it descends into.
+        self.app: ASGIApp | None = _wrap(inner, self.middleware)
+        if self.router is not None and not self.middleware:
+            self.app = None
+        self._segments = path.count("/")
+        self._template = _Template(path)
 
-    def child_scope(self, scope: Scope, params: dict[str, Any]) -> tuple[Scope, bytes]:
-        """The child's scope and its raw path below the prefix."""
+    @property
+    def prefix(self) -> str:
+        return self.path
+
+    @property
+    def routes(self) -> list[Route]:
+        return self.router.routes if self.router is not None else []
+
+    def child_scope(self, scope: Scope, params: dict[str, Any]) -> Scope:
+        """The scope the mounted router or app sees."""
         root_path: str = scope.get("root_path", "")
         path: str = scope["path"]
         relative = path[len(root_path) :] if root_path and path.startswith(root_path) else path
         matched = "/".join(relative.split("/")[: self._segments + 1])
-        raw_relative = route_path(scope)
-        raw_rest = b"/" + b"/".join(raw_relative.split(b"/")[self._segments + 1 :])
         child = dict(scope)
         child["root_path"] = root_path + matched
         child["app_root_path"] = scope.get("app_root_path", root_path)
-        child["path_params"] = {**scope.get("path_params", {}), **params}
-        return child, raw_rest
+        outer = scope.get("path_params")
+        params = {k: v for k, v in params.items() if k != _MOUNT_REST}
+        child["path_params"] = {**outer, **params} if outer else params
+        return child
 
-    async def handle(self, connection: Any) -> Any:
-        """The mount route's endpoint: routes within a sub-router (so the app's
-        exception handlers apply) or forwards to the mounted ASGI app."""
-        params = dict(connection.path_params)
-        params.pop("path", None)
-        scope, raw_rest = self.child_scope(connection.scope, params)
-        if scope["type"] != "http":
-            # WebSocket: the mounted app runs the whole connection on the raw
-            # channels; afterwards the outer WebSocket object is marked as over, so
-            # the dispatcher's own clean-up (close or denial) is a no-op.
-            try:
-                await self(scope, connection._receive, connection._send)
-            finally:
-                from covet.websockets import WebSocketState
-
-                connection.client_state = WebSocketState.DISCONNECTED
-                connection.application_state = WebSocketState.DISCONNECTED
-            return None
-        if self.router is None:
-            return _ASGIForward(self.app, scope)
-        from covet.requests import Request
-
-        router = self.router
-        status, route, extra = router.lookup(scope["method"], raw_rest)
-        if status == 200:
-            params.update(extra)
-            return await route.endpoint(Request(scope, connection._receive, params))
-        if status == 204:
-            return Response(status_code=204, headers={"allow": extra})
-        if status == 405:
-            raise HTTPException(405, headers={"allow": extra})
-        if router.redirect_slashes:
-            redirect = router.slash_redirect(scope, raw_rest)
-            if redirect is not None:
-                return redirect
-        raise HTTPException(404)
-
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        """ASGI entry point for an already-extended scope (used for WebSockets)."""
-        app = self.app
-        if self.router is not None:
-            if self._app_for_router is None:
-                from covet.app import CovetASGIApp
-
-                self._app_for_router = CovetASGIApp(router=self.router, enable_lifespan=False)
-            app = self._app_for_router
-        await app(scope, receive, send)
-
-    def url_path_for(self, name: str, params: dict[str, Any]) -> str:
-        """``"mount:route"`` through a sub-router, or the mount's own name with a
-        ``path`` parameter (e.g. ``url_path_for("static", path="/app.css")``)."""
-        names = self._prefix_params
+    def url_path_for(self, name: str, params: dict[str, Any]) -> URLPath:
+        """``"mount:route"`` through a sub-router (or any route of an unnamed one),
+        or the mount's own name with a ``path`` parameter
+        (``url_path_for("static", path="/app.css")``)."""
+        names = self._template.param_names
         missing = [n for n in names if n not in params]
         if missing:
-            raise NoMatchFound(name, params, f"mount {self.prefix!r} needs {missing!r}")
-        prefix = ""
-        if self.prefix:
-            prefix_route = Route(self.prefix, _no_handler, [ANY_METHOD], None)
-            prefix = prefix_route.url_path_for(**{n: params[n] for n in names})
+            raise NoMatchFound(name, params, f"mount {self.path!r} needs {missing!r}")
+        prefix = self._template.fill(name, {n: params[n] for n in names}) if self.path else ""
         rest = {k: v for k, v in params.items() if k not in names}
-        if name == self.name:
+        if self.name is not None and name == self.name:
             if set(rest) != {"path"}:
-                raise NoMatchFound(name, params, f"mount {self.prefix!r} takes a 'path' parameter")
+                raise NoMatchFound(name, params, f"mount {self.path!r} takes a 'path' parameter")
             tail = quote(str(rest["path"]), safe=_PATH_SAFE)
-            return prefix + "/" + tail.lstrip("/")
-        if self.router is None or self.name is None or not name.startswith(self.name + ":"):
+            return URLPath(prefix + "/" + tail.lstrip("/"))
+        if self.router is None:
             raise NoMatchFound(name, params)
-        return prefix + self.router.url_path_for(name[len(self.name) + 1 :], **rest)
-
-    @property
-    def _prefix_params(self) -> list[str]:
-        return [m.group(1) for m in _PARAM.finditer(self.prefix)]
+        if self.name is not None:
+            if not name.startswith(self.name + ":"):
+                raise NoMatchFound(name, params)
+            name = name[len(self.name) + 1 :]
+        inner = self.router.url_path_for(name, **rest)
+        return URLPath(prefix + inner, inner.host)
 
     def __repr__(self) -> str:
-        return f"Mount({self.prefix!r}, {self.app!r}, name={self.name!r})"
+        return f"Mount({self.path!r}, {self.router or self.app!r}, name={self.name!r})"
 
 
-async def _no_handler(request: Any) -> None:
-    return None
+class Host:
+    """A sub-router or ASGI app for requests whose ``Host`` header matches
+    ``host``: ``Host("{sub}.example.com", app, name="sub")``. Parameters are whole
+    dot-separated labels; the port is ignored. Host entries are tried in order,
+    before the router's path routes."""
+
+    __slots__ = ("_params", "_regex", "host", "mount", "name")
+
+    def __init__(self, host: str, app: Any, name: str | None = None) -> None:
+        pattern, params = [], []
+        for label in host.split("."):
+            match = _PARAM.fullmatch(label)
+            if match is None:
+                if "{" in label or "}" in label or not label:
+                    raise InvalidRouteError(f"invalid host pattern {host!r}")
+                pattern.append(re.escape(label.lower()))
+            elif match.group(2) not in (None, "str"):
+                raise InvalidRouteError(f"host pattern {host!r}: only plain parameters")
+            else:
+                params.append(match.group(1))
+                pattern.append(f"(?P<{match.group(1)}>[^.:/]+)")
+        self.host = host
+        self.name = name
+        self._params = params
+        self._regex = re.compile(r"\.".join(pattern))
+        #: The host's app is entered as a mount at the root: one code path.
+        self.mount = Mount("", app)
+
+    @property
+    def app(self) -> Any:
+        return self.mount.router or self.mount.app
+
+    def match(self, host_header: str) -> dict[str, str] | None:
+        host = host_header.rsplit(":", 1)[0] if not host_header.endswith("]") else host_header
+        found = self._regex.fullmatch(host.lower())
+        return found.groupdict() if found is not None else None
+
+    def url_path_for(self, name: str, params: dict[str, Any]) -> URLPath:
+        host_params = {k: v for k, v in params.items() if k in self._params}
+        rest = {k: v for k, v in params.items() if k not in self._params}
+        if self.name is not None:
+            if not name.startswith(self.name + ":"):
+                raise NoMatchFound(name, params)
+            name = name[len(self.name) + 1 :]
+        missing = [p for p in self._params if p not in host_params]
+        if missing:
+            raise NoMatchFound(name, params, f"host {self.host!r} needs {missing!r}")
+        host = self.host
+        for key, value in host_params.items():
+            text = str(value)
+            if not text or not re.fullmatch(r"[A-Za-z0-9-]+", text):
+                raise NoMatchFound(name, params, f"host parameter {key!r} must be a DNS label")
+            host = host.replace("{" + key + "}", text)
+        inner = self.mount.url_path_for(name, rest)
+        return URLPath(str(inner), host)
+
+    def __repr__(self) -> str:
+        return f"Host({self.host!r}, {self.app!r}, name={self.name!r})"
 
 
-def route_path(scope: Scope) -> bytes:
-    """The raw, percent-encoded path to match, relative to ``root_path``.
+class _HostRoute:
+    """What a matched ``Host`` looks like to the dispatcher: a mount at the root."""
 
-    Routing on ``raw_path`` keeps an encoded ``%2F`` inside its parameter; servers
-    that do not send ``raw_path`` get ``path`` with ``%`` re-escaped, so that the
-    router's single decoding step is still correct.
-    """
-    raw = scope.get("raw_path")
-    if raw is None:
-        raw = scope["path"].encode("utf-8").replace(b"%", b"%25")
-    root_path = scope.get("root_path")
-    if root_path:
-        prefix = root_path.encode("utf-8")
-        if raw.startswith(prefix):
-            raw = raw[len(prefix) :]
-    return raw
+    __slots__ = ("app", "mount")
+
+    def __init__(self, host: Host) -> None:
+        self.mount = host.mount
+        self.app = _entry_app(host.mount)
 
 
 class CovetRouter:
@@ -350,12 +481,37 @@ class CovetRouter:
     It is computed only on the 404 path.
     """
 
-    def __init__(self, *, redirect_slashes: bool = True) -> None:
+    def __init__(
+        self,
+        routes: Sequence[Route | Mount | Host] | None = None,
+        *,
+        redirect_slashes: bool = True,
+    ) -> None:
         self._core = _core.Router()
         self.routes: list[Route] = []
         self.redirect_slashes = redirect_slashes
         self._named: dict[str, list[Route]] = {}
         self._mounts: list[Mount] = []
+        self._hosts: list[tuple[Host, _HostRoute]] = []
+        #: Routes a scope: ``(scope, max_header_count, max_url_length, slash_hint)``
+        #: -> ``RouteMatch``. The Rust matcher itself until a ``Host`` is added.
+        self.match_scope: Callable[..., RouteMatch] = self._core.match_scope
+        for entry in routes or ():
+            self.add(entry)
+
+    # -- registration -------------------------------------------------------------------
+    def add(self, entry: Route | Mount | Host) -> Route | Mount | Host:
+        """Registers a ``Route``, ``Mount`` or ``Host`` built elsewhere."""
+        if isinstance(entry, Route):
+            self._add_route(entry)
+        elif isinstance(entry, Mount):
+            self._add_mount(entry)
+        elif isinstance(entry, Host):
+            self._hosts.append((entry, _HostRoute(entry)))
+            self.match_scope = self._match_hosts_first
+        else:
+            raise TypeError(f"expected a Route, Mount or Host, got {type(entry).__name__}")
+        return entry
 
     def add_route(
         self,
@@ -364,56 +520,76 @@ class CovetRouter:
         methods: Iterable[str] | None = None,
         *,
         name: str | None = None,
+        middleware: Sequence[Middleware] | None = None,
     ) -> Route:
         """Registers ``handler`` for ``path`` and ``methods`` (default GET). ``name``
-        (default: the handler's ``__name__``) is what ``url_path_for`` looks up."""
-        if isinstance(methods, str):
-            methods = [methods]
-        method_list = [m.upper() for m in (methods or ["GET"])]
-        if WEBSOCKET in method_list and len(method_list) > 1:
-            raise InvalidRouteError(
-                f"route {path!r}: WEBSOCKET cannot be combined with HTTP methods"
-            )
-        if name is None:
-            name = getattr(handler, "__name__", None)
-        route = Route(path, handler, method_list, name)
-        self._add(route)
+        (default: the handler's ``__name__``) is what ``url_path_for`` looks up;
+        ``middleware`` wraps this route alone."""
+        route = Route(path, handler, methods, name=name, middleware=middleware)
+        self._add_route(route)
         return route
 
-    def _add(self, route: Route) -> None:
+    def add_websocket_route(
+        self,
+        path: str,
+        handler: Handler,
+        *,
+        name: str | None = None,
+        middleware: Sequence[Middleware] | None = None,
+    ) -> Route:
+        return self.add_route(path, handler, [WEBSOCKET], name=name, middleware=middleware)
+
+    def _add_route(self, route: Route) -> None:
         self._core.add(route.path, route.methods, route)
         self.routes.append(route)
         if route.name is not None:
             self._named.setdefault(route.name, []).append(route)
 
-    def mount(self, prefix: str, app: Any, name: str | None = None) -> Route:
+    def mount(
+        self,
+        prefix: str,
+        app: Any = None,
+        name: str | None = None,
+        *,
+        routes: Sequence[Route | Mount | Host] | None = None,
+        middleware: Sequence[Middleware] | None = None,
+    ) -> Mount:
         """Serves ``app`` — a ``CovetRouter`` or any ASGI app (``StaticFiles``, another
         framework) — for every path under ``prefix`` and every method, WebSocket
         included; exact routes registered on this router at the same path win.
 
-        A sub-router is routed in the same request cycle, so this app's exception
-        handlers apply to it; its routes are reversed as ``"name:route_name"``.
-        ``prefix`` may contain parameters (``/orgs/{org}``), passed to the child.
+        A sub-router is routed by the same dispatcher, so the app's exception
+        handlers, limits and stats apply to it; its routes are reversed as
+        ``"name:route_name"``. ``prefix`` may contain parameters (``/orgs/{org}``),
+        passed to the child. ``middleware`` wraps everything under the mount.
         """
-        if prefix in ("", "/"):
-            prefix = ""
-        elif not prefix.startswith("/") or prefix.endswith("/"):
-            raise InvalidRouteError(
-                f"mount prefix {prefix!r} must start with '/' and not end with '/'"
-            )
-        if app is self:
+        mount = Mount(prefix, app, routes, name, middleware=middleware)
+        self._add_mount(mount)
+        return mount
+
+    def _add_mount(self, mount: Mount) -> None:
+        if mount.router is self:
             raise InvalidRouteError("a router cannot be mounted in itself")
-        mount = Mount(prefix, app, name)
-        route = Route(prefix + "/{path:path}", mount.handle, [ANY_METHOD], name, mount)
-        self._add(route)
+        route = _MountRoute(mount)
+        self._core.add(mount.path + "/{" + _MOUNT_REST + ":path}", [ANY_METHOD], route)
         self._mounts.append(mount)
-        return route
+
+    def host(self, host: str, app: Any, name: str | None = None) -> Host:
+        """Serves ``app`` for requests whose ``Host`` header matches ``host``."""
+        entry = Host(host, app, name)
+        self.add(entry)
+        return entry
 
     def route(
-        self, path: str, methods: Iterable[str] | None = None, *, name: str | None = None
+        self,
+        path: str,
+        methods: Iterable[str] | None = None,
+        *,
+        name: str | None = None,
+        middleware: Sequence[Middleware] | None = None,
     ) -> Callable[[F], F]:
         def decorator(handler: F) -> F:
-            self.add_route(path, handler, methods, name=name)
+            self.add_route(path, handler, methods, name=name, middleware=middleware)
             return handler
 
         return decorator
@@ -442,61 +618,88 @@ class CovetRouter:
     def websocket(self, path: str, *, name: str | None = None) -> Callable[[F], F]:
         return self.route(path, [WEBSOCKET], name=name)
 
-    def lookup(self, method: str, raw_path: bytes) -> tuple[int, Route | None, Any]:
-        """``(200, route, params)``, ``(204, None, allow)`` for an unhandled OPTIONS,
-        ``(405, None, allow)`` or ``(404, None, None)``."""
-        return self._core.lookup(method, raw_path)
+    # -- matching -----------------------------------------------------------------------
+    def lookup(self, method: str, raw_path: bytes) -> RouteMatch:
+        """Routes ``method`` and a raw path relative to this router."""
+        return self._core.match_path(method, raw_path)
 
-    def url_path_for(self, name: str, /, **params: Any) -> str:
+    def _match_hosts_first(
+        self,
+        scope: Scope,
+        max_header_count: int | None = None,
+        max_url_length: int | None = None,
+        slash_hint: bool = False,
+    ) -> RouteMatch:
+        """``match_scope`` for a router with ``Host`` entries: the limits, then the
+        hosts in order, then the path routes."""
+        found = self._core.match_scope(scope, max_header_count, max_url_length, False)
+        if found.kind in (_core.URI_TOO_LONG, _core.HEADERS_TOO_LARGE):
+            return found
+        host_header = ""
+        for name, value in scope.get("headers", ()):
+            if name == b"host":
+                host_header = value.decode("latin-1")
+                break
+        for host, route in self._hosts:
+            params = host.match(host_header)
+            if params is not None:
+                return RouteMatch.found(route, params)
+        if slash_hint:
+            return self._core.match_scope(scope, None, None, True)
+        return found
+
+    # -- reverse routing ----------------------------------------------------------------
+    def url_path_for(self, name: str, /, **params: Any) -> URLPath:
         """The path of the route called ``name`` with ``params`` filled in (converted
         and percent-encoded), relative to the application root. Routes inside a
-        mounted router are ``"mount_name:route_name"``. Raises ``NoMatchFound``."""
+        named mount are ``"mount_name:route_name"``; inside an unnamed mount, their
+        own name. Raises ``NoMatchFound``."""
         errors: list[str] = []
         for route in self._named.get(name, ()):
-            if route.mount is not None:
-                continue
             try:
                 return route.url_path_for(**params)
             except NoMatchFound as exc:
                 errors.append(str(exc).split(": ", 1)[-1])
-        for mount in self._mounts:
-            if mount.name is None:
+        candidates: list[Mount | Host] = [*self._mounts, *(host for host, _ in self._hosts)]
+        for entry in candidates:
+            if entry.name is not None and not (
+                name == entry.name or name.startswith(entry.name + ":")
+            ):
                 continue
-            if name == mount.name or name.startswith(mount.name + ":"):
-                try:
-                    return mount.url_path_for(name, params)
-                except NoMatchFound as exc:
+            try:
+                return entry.url_path_for(name, params)
+            except NoMatchFound as exc:
+                if entry.name is not None:
                     errors.append(str(exc).split(": ", 1)[-1] if ": " in str(exc) else str(exc))
         if not errors:
             raise NoMatchFound(name, params, "no route has that name")
         raise NoMatchFound(name, params, "; ".join(errors))
 
-    def slash_redirect(self, scope: Scope, raw_path: bytes) -> Response | None:
-        """The redirect for a 404 whose path matches with the trailing slash toggled,
-        or None. ``raw_path`` is the path this router matched against."""
-        if raw_path in (b"", b"/"):
-            return None
-        other = raw_path[:-1] if raw_path.endswith(b"/") else raw_path + b"/"
-        method = scope["method"]
-        status, _, _ = self._core.lookup(method, other)
-        if status not in (200, 204):
-            return None
-        full = scope.get("raw_path")
-        if full is None:
-            full = quote(scope["path"], safe=_PATH_SAFE).encode("ascii")
-        root_path = scope.get("app_root_path", scope.get("root_path", ""))
-        root = quote(root_path, safe=_PATH_SAFE).encode("ascii")
-        if root and not full.startswith(root):
-            full = root + full
-        target = full[:-1] if full.endswith(b"/") else full + b"/"
-        # A target starting with // (or /\) is a scheme-relative URL: another host.
-        if target.startswith((b"//", b"/\\")) or not target.startswith(b"/"):
-            return None
-        location = target.decode("latin-1")
-        query = scope.get("query_string")
-        if query:
-            location += "?" + query.decode("latin-1")
-        return RedirectResponse(location, 307 if method in ("GET", "HEAD") else 308)
-
     def __len__(self) -> int:
         return len(self.routes)
+
+
+class _MountRoute:
+    """What a ``Mount`` is in the Rust tree: the catch-all route of its prefix."""
+
+    __slots__ = ("app", "mount")
+
+    def __init__(self, mount: Mount) -> None:
+        self.mount = mount
+        self.app = _entry_app(mount)
+
+    @property
+    def name(self) -> str | None:
+        return self.mount.name
+
+    def __repr__(self) -> str:
+        return repr(self.mount)
+
+
+def _entry_app(mount: Mount) -> ASGIApp:
+    """The ``app`` of a mount's tree entry: never None, so that the dispatcher's hot
+    path (``route.app is None``: a plain endpoint) passes it by."""
+    if mount.app is not None:
+        return mount.app
+    assert mount.router is not None
+    return _RouterApp(mount.router)

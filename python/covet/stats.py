@@ -15,6 +15,9 @@ value wide), so recording takes no lock and costs the same after a billion reque
 - ``status_codes``: ``{status: count}`` for every status sent.
 - ``latency_p50``, ``latency_p90``, ``latency_p99``: percentiles in seconds, within
   about 1.6% of the exact sample; ``latency_max``: the exact maximum.
+- ``client_disconnects``: requests whose client went away before the response was
+  complete (an aborted upload, a closed tab); the client's doing, so they are
+  counted here and not in ``requests_processed``, ``errors`` or ``status_codes``.
 - ``websocket_connections``: WebSocket connections open now (accepted, not yet
   ended); ``websocket_connections_total``: connections accepted since start.
 
@@ -36,6 +39,7 @@ class StatsSnapshot(TypedDict):
     websocket_connections: int
     websocket_connections_total: int
     errors: int
+    client_disconnects: int
     status_codes: dict[int, int]
     latency_p50: float
     latency_p90: float

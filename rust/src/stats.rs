@@ -74,6 +74,9 @@ pub struct Snapshot {
     pub websocket_active: u64,
     /// WebSocket connections accepted since start (or the last reset).
     pub websocket_total: u64,
+    /// Requests whose client went away before the response was complete; not
+    /// counted in `requests`.
+    pub client_disconnects: u64,
 }
 
 impl Snapshot {
@@ -97,6 +100,7 @@ pub struct Stats {
     histogram: Box<[AtomicU64]>,
     websocket_active: AtomicU64,
     websocket_total: AtomicU64,
+    client_disconnects: AtomicU64,
 }
 
 fn zeroed(len: usize) -> Box<[AtomicU64]> {
@@ -121,6 +125,7 @@ impl Stats {
             histogram: zeroed(BUCKETS),
             websocket_active: AtomicU64::new(0),
             websocket_total: AtomicU64::new(0),
+            client_disconnects: AtomicU64::new(0),
         }
     }
 
@@ -143,6 +148,12 @@ impl Stats {
         }
         self.max_ns.fetch_max(elapsed_ns, Relaxed);
         self.min_ns.fetch_min(elapsed_ns, Relaxed);
+    }
+
+    /// A client went away before its request was answered: the client's doing,
+    /// so it is counted apart from the requests and their statuses.
+    pub fn client_disconnected(&self) {
+        self.client_disconnects.fetch_add(1, Relaxed);
     }
 
     /// A WebSocket connection was accepted.
@@ -171,6 +182,7 @@ impl Stats {
             counter.store(0, Relaxed);
         }
         self.websocket_total.store(0, Relaxed);
+        self.client_disconnects.store(0, Relaxed);
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -198,6 +210,7 @@ impl Stats {
             max_ns: max,
             websocket_active: self.websocket_active.load(Relaxed),
             websocket_total: self.websocket_total.load(Relaxed),
+            client_disconnects: self.client_disconnects.load(Relaxed),
         }
     }
 }

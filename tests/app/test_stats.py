@@ -19,6 +19,7 @@ KEYS = {
     "websocket_connections",
     "websocket_connections_total",
     "errors",
+    "client_disconnects",
     "status_codes",
     "latency_p50",
     "latency_p90",
@@ -110,7 +111,7 @@ async def test_reset_stats_starts_a_new_period() -> None:
     assert (stats["requests_processed"], stats["errors"], stats["status_codes"]) == (1, 1, {500: 1})
 
 
-async def test_request_is_counted_even_when_sending_the_response_fails() -> None:
+async def test_request_whose_send_fails_counts_as_a_client_disconnect() -> None:
     app = make_app()
     scope = {
         "type": "http",
@@ -129,7 +130,10 @@ async def test_request_is_counted_even_when_sending_the_response_fails() -> None
 
     with pytest.raises(OSError):
         await app(scope, receive, send)
-    assert app.get_stats()["status_codes"] == {200: 1}
+    stats = app.get_stats()
+    # The client is gone: counted apart, not as a request with a status.
+    assert stats["client_disconnects"] == 1
+    assert stats["requests_processed"] == 0 and stats["status_codes"] == {}
 
 
 async def test_guide_performance_monitoring_snippet(capsys) -> None:

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from covet import CovetRouter, InvalidRouteError, RouteConflictError, create_asgi_app
+from covet import CovetRouter, InvalidRouteError, RouteConflictError, _core, create_asgi_app
 from covet.requests import Request
 from covet.testing import ASGITestClient
 
@@ -144,8 +144,9 @@ def test_failed_registration_leaves_router_usable() -> None:
     with pytest.raises(RouteConflictError):
         router.add_route("/x/{other}", echo("b"), ["GET"])
     assert len(router) == 1
-    status, route, params = router.lookup("GET", b"/x/1")
-    assert status == 200 and route.name == "a" and params == {"id": "1"}
+    match = router.lookup("GET", b"/x/1")
+    assert match.kind == _core.FOUND
+    assert match.route.name == "a" and match.params == {"id": "1"}
 
 
 @pytest.mark.parametrize(

@@ -1,23 +1,31 @@
-//! The router as a Python class. `lookup` does the whole routing step in one
-//! crossing: match, method dispatch, percent-decoding and parameter conversion.
+//! The router as a Python class. One call does the whole routing step for a scope:
+//! the URL and header-count limits, the path relative to `root_path`, the match,
+//! method dispatch, percent-decoding and parameter conversion, the raw path left
+//! for a mount, and the trailing-slash check. The answer is a typed `RouteMatch`.
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use std::borrow::Cow;
 
 use pyo3::intern;
-use pyo3::types::{PyBytes, PyDict, PyString, PyTuple, PyType};
+use pyo3::types::{PyBytes, PyDict, PyString, PyType};
 
 use super::errors::route_error;
-use crate::router::{param_names, Match, ParamValue, Router};
+use crate::router::paths::{quote_path, strip_decoded_prefix, toggle_trailing_slash};
+use crate::router::{param_names, Match, ParamValue, Router, WEBSOCKET};
 
-/// Lookup outcome codes, chosen to be the HTTP status the shell answers with.
-const FOUND: u16 = 200;
-const OPTIONS: u16 = 204;
-const NOT_FOUND: u16 = 404;
-const METHOD_NOT_ALLOWED: u16 = 405;
-const URI_TOO_LONG: u16 = 414;
-const HEADERS_TOO_LARGE: u16 = 431;
+/// `RouteMatch.kind`: a route handles the request (`route`, `params`).
+const FOUND: u8 = 0;
+/// An `OPTIONS` request for a path that has routes but no OPTIONS handler (`allow`).
+const OPTIONS: u8 = 1;
+/// The path has routes, not for this method (`allow`).
+const METHOD_NOT_ALLOWED: u8 = 2;
+/// No route; `redirect` tells whether the path matches with its trailing slash toggled.
+const NOT_FOUND: u8 = 3;
+/// The raw path plus query string is longer than the URL limit.
+const URI_TOO_LONG: u8 = 4;
+/// The request has more header lines than the header-count limit.
+const HEADERS_TOO_LARGE: u8 = 5;
 
 static UUID_CLASS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
@@ -35,11 +43,84 @@ fn param_to_py<'py>(py: Python<'py>, value: &ParamValue<'_>) -> PyResult<Bound<'
     })
 }
 
-/// What the tree stores per route: the endpoint, and the parameter names as interned
-/// Python strings so that building the params dict allocates no key strings.
+/// What the tree stores per route: the route object and its parameter names as
+/// interned Python strings (building the params dict allocates no key strings).
 struct RouteEntry {
-    endpoint: Py<PyAny>,
+    route: Py<PyAny>,
     names: Box<[Py<PyString>]>,
+}
+
+/// The outcome of routing one request.
+#[pyclass(name = "RouteMatch", module = "covet._core", frozen, freelist = 64)]
+pub struct RouteMatch {
+    /// One of `FOUND`, `OPTIONS`, `METHOD_NOT_ALLOWED`, `NOT_FOUND`,
+    /// `URI_TOO_LONG`, `HEADERS_TOO_LARGE`.
+    #[pyo3(get)]
+    kind: u8,
+    /// The registered route object (`FOUND` only).
+    #[pyo3(get)]
+    route: Option<Py<PyAny>>,
+    /// The converted path parameters (`FOUND` only).
+    #[pyo3(get)]
+    params: Option<Py<PyDict>>,
+    /// The `Allow` header value (`OPTIONS`, `METHOD_NOT_ALLOWED`).
+    #[pyo3(get)]
+    allow: Option<Py<PyString>>,
+    /// `NOT_FOUND` only: the path matches with its trailing slash toggled.
+    #[pyo3(get)]
+    redirect: bool,
+}
+
+#[pymethods]
+impl RouteMatch {
+    /// A `FOUND` match made outside the tree (a `Host` entry, matched on the
+    /// `Host` header).
+    #[staticmethod]
+    fn found(route: Py<PyAny>, params: Py<PyDict>) -> Self {
+        RouteMatch {
+            kind: FOUND,
+            route: Some(route),
+            params: Some(params),
+            allow: None,
+            redirect: false,
+        }
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let kind = match self.kind {
+            FOUND => "FOUND",
+            OPTIONS => "OPTIONS",
+            METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
+            NOT_FOUND => "NOT_FOUND",
+            URI_TOO_LONG => "URI_TOO_LONG",
+            _ => "HEADERS_TOO_LARGE",
+        };
+        let route = self
+            .route
+            .as_ref()
+            .and_then(|r| r.bind(py).repr().ok())
+            .map_or_else(|| "None".to_owned(), |r| r.to_string());
+        format!("RouteMatch({kind}, route={route})")
+    }
+}
+
+impl RouteMatch {
+    fn outcome(kind: u8) -> Self {
+        RouteMatch {
+            kind,
+            route: None,
+            params: None,
+            allow: None,
+            redirect: false,
+        }
+    }
+
+    fn allow(py: Python<'_>, kind: u8, allow: &str) -> Self {
+        RouteMatch {
+            allow: Some(PyString::new(py, allow).unbind()),
+            ..Self::outcome(kind)
+        }
+    }
 }
 
 #[pyclass(name = "Router", module = "covet._core")]
@@ -56,13 +137,13 @@ impl PyRouter {
         }
     }
 
-    /// Registers `endpoint` for `pattern` and `methods`; returns the route's index.
+    /// Registers `route` for `pattern` and `methods`; returns the route's index.
     fn add(
         &mut self,
         py: Python<'_>,
         pattern: &str,
         methods: Vec<String>,
-        endpoint: Py<PyAny>,
+        route: Py<PyAny>,
     ) -> PyResult<usize> {
         let methods: Vec<&str> = methods.iter().map(String::as_str).collect();
         let names = param_names(pattern)
@@ -70,35 +151,33 @@ impl PyRouter {
             .into_iter()
             .map(|name| PyString::intern(py, name).unbind())
             .collect();
+        let entry = RouteEntry { route, names };
         self.inner
-            .insert(pattern, &methods, RouteEntry { endpoint, names })
+            .insert(pattern, &methods, entry)
             .map(|id| id.0)
             .map_err(route_error)
     }
 
-    /// Returns `(status, endpoint, extra)`: `(200, endpoint, params)` on a match,
-    /// `(204, None, allow)` for an OPTIONS request nobody handles, `(405, None,
-    /// allow)` and `(404, None, None)`. `path` is the raw, percent-encoded path.
-    fn lookup<'py>(
+    /// Routes `method` and the raw, percent-encoded `path` (already relative to
+    /// this router).
+    #[pyo3(signature = (method, path, slash_hint = false))]
+    fn match_path(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         method: &str,
         path: &[u8],
-    ) -> PyResult<Bound<'py, PyTuple>> {
-        self.lookup_bytes(py, method, path, false)
+        slash_hint: bool,
+    ) -> PyResult<RouteMatch> {
+        self.route(py, method, path, slash_hint)
     }
 
-    /// `lookup` for an HTTP scope: reads `method`, `raw_path` (else `path`) and
-    /// `root_path` from the scope itself, so the request path costs one crossing
-    /// and no Python-level dict reads. The path is made relative to `root_path`.
+    /// Routes an HTTP or WebSocket scope: reads `type`, `method`, `raw_path` (else
+    /// `path`) and `root_path` from the scope itself and matches the path relative
+    /// to `root_path`. WebSocket scopes are routed with the method `WEBSOCKET`.
     ///
-    /// With limits given it first answers `(431, None, None)` when the request has
-    /// more header lines than `max_header_count`, and `(414, None, None)` when the
-    /// raw path plus query string is longer than `max_url_length` bytes.
-    ///
-    /// With `slash_hint`, a 404 whose path would match with its trailing slash
-    /// toggled answers `(404, None, True)`, so that the shell builds a redirect only
-    /// then and a plain 404 costs no second Python-level lookup.
+    /// With limits given it first answers `HEADERS_TOO_LARGE` when the request has
+    /// more header lines than `max_header_count`, and `URI_TOO_LONG` when the raw
+    /// path plus query string is longer than `max_url_length` bytes.
     #[pyo3(signature = (scope, max_header_count = None, max_url_length = None, slash_hint = false))]
     fn match_scope<'py>(
         &self,
@@ -107,57 +186,35 @@ impl PyRouter {
         max_header_count: Option<usize>,
         max_url_length: Option<usize>,
         slash_hint: bool,
-    ) -> PyResult<Bound<'py, PyTuple>> {
+    ) -> PyResult<RouteMatch> {
         if let Some(limit) = max_header_count {
             if required(scope, intern!(py, "headers"))?.len()? > limit {
-                return (HEADERS_TOO_LARGE, py.None(), py.None()).into_pyobject(py);
+                return Ok(RouteMatch::outcome(HEADERS_TOO_LARGE));
             }
         }
-        let raw = scope
-            .get_item(intern!(py, "raw_path"))?
-            .filter(|raw| !raw.is_none());
-        let decoded = match &raw {
-            Some(_) => None,
-            None => Some(required(scope, intern!(py, "path"))?),
-        };
+        let path = ScopePath::read(py, scope)?;
         if let Some(limit) = max_url_length {
-            let path_len = match (&raw, &decoded) {
-                (Some(raw), _) | (None, Some(raw)) => raw.len()?,
-                (None, None) => 0,
-            };
             let query_len = match scope.get_item(intern!(py, "query_string"))? {
                 Some(query) => query.len()?,
                 None => 0,
             };
-            if path_len.saturating_add(query_len) > limit {
-                return (URI_TOO_LONG, py.None(), py.None()).into_pyobject(py);
+            if path.len()?.saturating_add(query_len) > limit {
+                return Ok(RouteMatch::outcome(URI_TOO_LONG));
             }
         }
-        let method = required(scope, intern!(py, "method"))?;
+        let method = match scope.get_item(intern!(py, "method"))? {
+            Some(method) => method,
+            None => PyString::new(py, WEBSOCKET).into_any(),
+        };
         let method = method.cast::<PyString>()?.to_str()?;
         let root_path = scope.get_item(intern!(py, "root_path"))?;
         let root_path = match &root_path {
             Some(root) => root.cast::<PyString>()?.to_str()?,
             None => "",
         };
-        let path: Cow<'_, [u8]> = match (&raw, &decoded) {
-            (Some(raw), _) => Cow::Borrowed(raw.cast::<PyBytes>()?.as_bytes()),
-            // No raw_path: re-escape `%` so that the router's one decoding step is
-            // still right for the already-decoded `path`.
-            (None, Some(decoded)) => Cow::Owned(
-                decoded
-                    .cast::<PyString>()?
-                    .to_str()?
-                    .replace('%', "%25")
-                    .into_bytes(),
-            ),
-            (None, None) => Cow::Borrowed(b"".as_slice()),
-        };
-        let relative = path
-            .strip_prefix(root_path.as_bytes())
-            .filter(|_| !root_path.is_empty())
-            .unwrap_or(&path);
-        self.lookup_bytes(py, method, relative, slash_hint)
+        let raw = path.raw_bytes()?;
+        let relative = strip_decoded_prefix(&raw, root_path).unwrap_or(&raw);
+        self.route(py, method, relative, slash_hint)
     }
 
     /// The pattern a route was registered with, by index.
@@ -173,9 +230,47 @@ impl PyRouter {
     // cycle collector see them.
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
         for entry in self.inner.values() {
-            visit.call(&entry.endpoint)?;
+            visit.call(&entry.route)?;
         }
         Ok(())
+    }
+}
+
+/// The path a scope is routed on: `raw_path` when the server sends it, else `path`.
+enum ScopePath<'py> {
+    Raw(Bound<'py, PyAny>),
+    Decoded(Bound<'py, PyAny>),
+}
+
+impl<'py> ScopePath<'py> {
+    fn read(py: Python<'py>, scope: &Bound<'py, PyDict>) -> PyResult<Self> {
+        match scope
+            .get_item(intern!(py, "raw_path"))?
+            .filter(|raw| !raw.is_none())
+        {
+            Some(raw) => Ok(ScopePath::Raw(raw)),
+            None => Ok(ScopePath::Decoded(required(scope, intern!(py, "path"))?)),
+        }
+    }
+
+    fn len(&self) -> PyResult<usize> {
+        match self {
+            ScopePath::Raw(p) | ScopePath::Decoded(p) => p.len(),
+        }
+    }
+
+    /// The raw, percent-encoded bytes. Without `raw_path`, `%` in the decoded path
+    /// is re-escaped so that the router's single decoding step is still right.
+    fn raw_bytes(&self) -> PyResult<Cow<'_, [u8]>> {
+        Ok(match self {
+            ScopePath::Raw(raw) => Cow::Borrowed(raw.cast::<PyBytes>()?.as_bytes()),
+            ScopePath::Decoded(path) => Cow::Owned(
+                path.cast::<PyString>()?
+                    .to_str()?
+                    .replace('%', "%25")
+                    .into_bytes(),
+            ),
+        })
     }
 }
 
@@ -189,33 +284,32 @@ fn required<'py>(
 }
 
 impl PyRouter {
-    /// Whether `path` with its trailing slash added or removed has a route for
-    /// `method` (or answers its OPTIONS). The root path has no toggle.
+    /// Whether `path` with its trailing slash toggled has a route for `method` (or
+    /// answers its OPTIONS).
     fn slash_toggled_matches(&self, method: &str, path: &str) -> bool {
-        if path.is_empty() || path == "/" {
+        let Some(toggled) = toggle_trailing_slash(path.as_bytes()) else {
             return false;
-        }
-        let toggled = match path.strip_suffix('/') {
-            Some(stripped) => Cow::Borrowed(stripped),
-            None => Cow::Owned(format!("{path}/")),
+        };
+        let Ok(toggled) = std::str::from_utf8(&toggled) else {
+            return false;
         };
         matches!(
-            self.inner.lookup(method, &toggled),
+            self.inner.lookup(method, toggled),
             Match::Found { .. } | Match::Options { .. }
         )
     }
 
-    fn lookup_bytes<'py>(
+    fn route(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         method: &str,
         path: &[u8],
         slash_hint: bool,
-    ) -> PyResult<Bound<'py, PyTuple>> {
-        let Ok(path) = std::str::from_utf8(path) else {
-            return (NOT_FOUND, py.None(), py.None()).into_pyobject(py);
+    ) -> PyResult<RouteMatch> {
+        let Ok(text) = std::str::from_utf8(path) else {
+            return Ok(RouteMatch::outcome(NOT_FOUND));
         };
-        match self.inner.lookup(method, path) {
+        Ok(match self.inner.lookup(method, text) {
             Match::Found { value, params, .. } => {
                 let dict = PyDict::new(py);
                 for (i, (name, v)) in params.iter().enumerate() {
@@ -225,20 +319,78 @@ impl PyRouter {
                         None => dict.set_item(name, v)?,
                     }
                 }
-                (FOUND, value.endpoint.clone_ref(py), dict).into_pyobject(py)
+                RouteMatch {
+                    kind: FOUND,
+                    route: Some(value.route.clone_ref(py)),
+                    params: Some(dict.unbind()),
+                    allow: None,
+                    redirect: false,
+                }
             }
-            Match::Options { allow } => (OPTIONS, py.None(), allow).into_pyobject(py),
-            Match::MethodNotAllowed { allow } => {
-                (METHOD_NOT_ALLOWED, py.None(), allow).into_pyobject(py)
-            }
-            Match::NotFound if slash_hint && self.slash_toggled_matches(method, path) => {
-                (NOT_FOUND, py.None(), true).into_pyobject(py)
-            }
-            Match::NotFound => (NOT_FOUND, py.None(), py.None()).into_pyobject(py),
-        }
+            Match::Options { allow } => RouteMatch::allow(py, OPTIONS, allow),
+            Match::MethodNotAllowed { allow } => RouteMatch::allow(py, METHOD_NOT_ALLOWED, allow),
+            Match::NotFound => RouteMatch {
+                redirect: slash_hint && self.slash_toggled_matches(method, text),
+                ..RouteMatch::outcome(NOT_FOUND)
+            },
+        })
     }
 }
 
+/// The `Location` of a trailing-slash redirect for `scope`: its full raw path with
+/// the trailing slash toggled, under the application's root path, plus the query
+/// string. `None` when the target would leave the site (`//host`, `/\host`).
+#[pyfunction]
+fn slash_redirect_location(py: Python<'_>, scope: &Bound<'_, PyDict>) -> PyResult<Option<String>> {
+    let path = ScopePath::read(py, scope)?;
+    let full: Cow<'_, [u8]> = match &path {
+        ScopePath::Raw(raw) => Cow::Borrowed(raw.cast::<PyBytes>()?.as_bytes()),
+        ScopePath::Decoded(decoded) => {
+            Cow::Owned(quote_path(decoded.cast::<PyString>()?.to_str()?).into_bytes())
+        }
+    };
+    let root = match scope.get_item(intern!(py, "app_root_path"))? {
+        Some(root) => Some(root),
+        None => scope.get_item(intern!(py, "root_path"))?,
+    };
+    let root = match &root {
+        Some(root) => quote_path(root.cast::<PyString>()?.to_str()?),
+        None => String::new(),
+    };
+    let mut target = Vec::with_capacity(root.len() + full.len() + 1);
+    if !root.is_empty() && !full.starts_with(root.as_bytes()) {
+        target.extend_from_slice(root.as_bytes());
+    }
+    target.extend_from_slice(&full);
+    let Some(target) = toggle_trailing_slash(&target) else {
+        return Ok(None);
+    };
+    if !target.starts_with(b"/") || target.starts_with(b"//") || target.starts_with(b"/\\") {
+        return Ok(None);
+    }
+    let mut location: String = target.iter().map(|&b| char::from(b)).collect();
+    if let Some(query) = scope.get_item(intern!(py, "query_string"))? {
+        let query = query.cast::<PyBytes>()?.as_bytes();
+        if !query.is_empty() {
+            location.push('?');
+            location.extend(query.iter().map(|&b| char::from(b)));
+        }
+    }
+    Ok(Some(location))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyRouter>()
+    m.add_class::<PyRouter>()?;
+    m.add_class::<RouteMatch>()?;
+    m.add_function(wrap_pyfunction!(slash_redirect_location, m)?)?;
+    m.add("FOUND", FOUND)?;
+    m.add("OPTIONS", OPTIONS)?;
+    m.add("METHOD_NOT_ALLOWED", METHOD_NOT_ALLOWED)?;
+    m.add("NOT_FOUND", NOT_FOUND)?;
+    m.add("URI_TOO_LONG", URI_TOO_LONG)?;
+    m.add("HEADERS_TOO_LARGE", HEADERS_TOO_LARGE)?;
+    m.add("WEBSOCKET", WEBSOCKET)?;
+    m.add("ANY_METHOD", crate::router::ANY_METHOD)?;
+    m.add("ANY_HTTP_METHOD", crate::router::ANY_HTTP_METHOD)?;
+    Ok(())
 }

@@ -31,6 +31,11 @@ impl PyStats {
         self.inner.record(status, elapsed);
     }
 
+    /// A client went away before its request was answered.
+    fn client_disconnected(&self) {
+        self.inner.client_disconnected();
+    }
+
     /// A WebSocket connection was accepted.
     fn websocket_opened(&self) {
         self.inner.websocket_opened();
@@ -56,6 +61,7 @@ impl PyStats {
         dict.set_item("websocket_connections", s.websocket_active)?;
         dict.set_item("websocket_connections_total", s.websocket_total)?;
         dict.set_item("errors", s.errors)?;
+        dict.set_item("client_disconnects", s.client_disconnects)?;
         let codes = PyDict::new(py);
         for (code, count) in &s.status_codes {
             codes.set_item(code, count)?;

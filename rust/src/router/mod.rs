@@ -18,6 +18,7 @@
 mod convert;
 mod hash;
 mod params;
+pub mod paths;
 mod pattern;
 mod tree;
 
@@ -29,6 +30,15 @@ use std::fmt;
 pub use params::{ParamValue, Params};
 pub use pattern::ParamKind;
 pub use tree::Router;
+
+/// The pseudo-method of WebSocket routes: `router.add_route("/ws", h, ["WEBSOCKET"])`.
+pub const WEBSOCKET: &str = "WEBSOCKET";
+/// Matches every method, WebSocket included, after the exact methods registered at
+/// the same path (mounts use it).
+pub const ANY_METHOD: &str = "*";
+/// Matches every HTTP method but not WebSocket, after the exact methods at the same
+/// path (a plain request handler served as a whole app uses it).
+pub const ANY_HTTP_METHOD: &str = "*HTTP";
 
 /// Index of a route in insertion order (the first successful `insert` is `RouteId(0)`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -6,10 +6,7 @@ use super::pattern::{normalize_methods, parse_pattern, Segment};
 use super::{Match, ParamKind, ParamValue, Params, RouteError, RouteId};
 use crate::http::percent::decode_strict as percent_decode;
 
-const WEBSOCKET: &str = "WEBSOCKET";
-/// The wildcard method: matches any method, WebSocket included, after exact methods
-/// at the same node (used to mount sub-applications).
-const ANY_METHOD: &str = "*";
+use super::{ANY_HTTP_METHOD, ANY_METHOD, WEBSOCKET};
 
 /// Static children are scanned linearly up to this fan-out, then hashed.
 const SMALL_FANOUT: usize = 8;
@@ -89,7 +86,8 @@ impl Endpoint {
             .map(|&(_, route)| route)
     }
 
-    /// Exact method, `GET` for a `HEAD` request, then the `*` wildcard.
+    /// Exact method, `GET` for a `HEAD` request, the HTTP wildcard for any method
+    /// but `WEBSOCKET`, then the `*` wildcard.
     fn resolve(&self, method: &str) -> Option<usize> {
         self.exact(method)
             .or_else(|| {
@@ -97,6 +95,13 @@ impl Endpoint {
                     self.exact("GET")
                 } else {
                     None
+                }
+            })
+            .or_else(|| {
+                if method.eq_ignore_ascii_case(WEBSOCKET) {
+                    None
+                } else {
+                    self.exact(ANY_HTTP_METHOD)
                 }
             })
             .or_else(|| self.exact(ANY_METHOD))
@@ -110,9 +115,11 @@ impl Endpoint {
             .methods
             .iter()
             .map(|(m, _)| &**m)
-            .filter(|m| *m != WEBSOCKET && *m != ANY_METHOD)
+            .filter(|m| *m != WEBSOCKET && *m != ANY_METHOD && *m != ANY_HTTP_METHOD)
             .collect();
-        self.has_http = !allow.is_empty() || self.exact(ANY_METHOD).is_some();
+        self.has_http = !allow.is_empty()
+            || self.exact(ANY_METHOD).is_some()
+            || self.exact(ANY_HTTP_METHOD).is_some();
         if allow.contains(&"GET") {
             allow.push("HEAD");
         }
