@@ -7,12 +7,40 @@ reads. ``Request`` and ``WebSocket`` derive from ``HTTPConnection``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from covet import _core
 from covet.datastructures import URL, Address, Headers, QueryParams, State
 from covet.types import Scope
+
+_COOKIE_ESCAPE = re.compile(r"\\(?:([0-3][0-7][0-7])|(.))", re.DOTALL)
+
+
+def _unescape_cookie(match: re.Match[str]) -> str:
+    octal = match.group(1)
+    return chr(int(octal, 8)) if octal is not None else match.group(2)
+
+
+def parse_cookie_header(header: str) -> dict[str, str]:
+    """The ``Cookie`` header as a dict (the first of repeated names wins). A value in
+    double quotes with backslash escapes (what ``set_cookie`` and Python's
+    ``SimpleCookie`` send for values such as ``"Hello, cookies!"``) is unescaped, as
+    Starlette does; headers without a backslash take the Rust parser alone."""
+    if "\\" not in header:
+        return _core.parse_cookies(header)
+    cookies: dict[str, str] = {}
+    for chunk in header.split(";"):
+        name, sep, value = chunk.partition("=")
+        name = name.strip()
+        if not sep or not name or name in cookies:
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = _COOKIE_ESCAPE.sub(_unescape_cookie, value[1:-1])
+        cookies[name] = value
+    return cookies
 
 
 class HTTPConnection:
@@ -32,7 +60,8 @@ class HTTPConnection:
 
     @property
     def path(self) -> str:
-        return self.scope["path"]
+        path: str = self.scope["path"]
+        return path
 
     @property
     def url(self) -> URL:
@@ -102,5 +131,5 @@ class HTTPConnection:
     def cookies(self) -> Mapping[str, str]:
         if self._cookies is None:
             header = self.headers.get("cookie")
-            self._cookies = _core.parse_cookies(header) if header else {}
+            self._cookies = parse_cookie_header(header) if header else {}
         return self._cookies

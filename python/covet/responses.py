@@ -73,6 +73,43 @@ _DOMAIN = re.compile(
 )
 _SAMESITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
 _EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Inside the double quotes of a quoted value, what http.cookies.SimpleCookie leaves
+# as is (so Python's cookie parsers, Starlette's included, read the value back);
+# everything else is a backslash escape: \" and \\, or a three-digit octal code.
+_QUOTED_SAFE = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-.^_`|~: ()/<=>?@[]{}"
+)
+
+
+def _escape_cookie_char(char: str) -> str:
+    if char in _QUOTED_SAFE:
+        return char
+    if char in '"\\':
+        return "\\" + char
+    return f"\\{ord(char):03o}"
+
+
+def _cookie_value(key: str, value: str) -> str:
+    """``value`` as it goes on the wire: as is when it is RFC 6265 cookie-octets
+    (optionally quoted), otherwise double-quoted with SimpleCookie's escapes, as
+    Starlette does (``"Hello, cookies!"`` -> ``"Hello\\054 cookies!"``). Control
+    characters and characters beyond Latin-1 are refused."""
+    if not isinstance(value, str):
+        raise TypeError(f"cookie {key!r}: the value must be a str, not {type(value).__name__}")
+    if _COOKIE_VALUE.fullmatch(value):
+        return value
+    if _CONTROL.search(value):
+        raise ValueError(
+            f"invalid value for cookie {key!r}: control characters (CR, LF, NUL, ...) "
+            "are not allowed"
+        )
+    if max(map(ord, value)) > 0xFF:
+        raise ValueError(
+            f"invalid value for cookie {key!r}: characters beyond Latin-1 cannot be sent "
+            "in a header; encode the value first, e.g. with urllib.parse.quote"
+        )
+    return '"' + "".join(map(_escape_cookie_char, value)) + '"'
 
 
 def _cookie_date(expires: int | float | datetime | str) -> str:
@@ -104,24 +141,21 @@ def format_set_cookie(
     """The value of a ``Set-Cookie`` header; raises ``ValueError`` for anything that
     could inject attributes or headers, or that browsers would silently reject.
 
-    Rules (RFC 6265 and RFC 6265bis): the name must be a token; the value must be
-    cookie-octets (no space, ``"``, ``,``, ``;``, ``\\``, controls or non-ASCII:
-    encode such values, e.g. ``urllib.parse.quote(value)``), optionally in double
-    quotes; ``path`` and ``expires`` may not contain controls or ``;``; ``domain``
-    must be a host name. ``samesite`` is ``"strict"``, ``"lax"``, ``"none"`` or None
+    Rules (RFC 6265 and RFC 6265bis): the name must be a token. A value made of
+    cookie-octets (optionally in double quotes) is sent as is; any other value is
+    double-quoted with ``http.cookies.SimpleCookie``'s escapes, as Starlette does
+    (a space stays, ``,`` ``;`` ``"`` ``\\`` and non-ASCII are backslash-escaped),
+    so it cannot add attributes; ``request.cookies`` reads it back. Control
+    characters (CR, LF, NUL, ...) and characters beyond Latin-1 in a value raise
+    ``ValueError``. ``path`` and ``expires`` may not contain controls or ``;``;
+    ``domain`` must be a host name. ``samesite`` is ``"strict"``, ``"lax"``, ``"none"`` or None
     (attribute omitted). ``samesite="none"`` and ``partitioned=True`` require
     ``secure=True``, and the ``__Secure-``/``__Host-`` name prefixes are enforced,
     because browsers drop such cookies without telling anyone.
     """
     if not isinstance(key, str) or not _TOKEN.fullmatch(key):
         raise ValueError(f"invalid cookie name {key!r}: it must be an RFC 9110 token")
-    if not isinstance(value, str) or not _COOKIE_VALUE.fullmatch(value):
-        raise ValueError(
-            f"invalid value for cookie {key!r}: only RFC 6265 cookie-octets are allowed "
-            "(no spaces, quotes, commas, semicolons, backslashes, controls or non-ASCII); "
-            "encode the value first, e.g. with urllib.parse.quote"
-        )
-    parts = [f"{key}={value}"]
+    parts = [f"{key}={_cookie_value(key, value)}"]
     if max_age is not None:
         if isinstance(max_age, bool) or not isinstance(max_age, int):
             raise TypeError("cookie max_age must be an int (seconds)")

@@ -83,11 +83,9 @@ def test_delete_cookie_expires_it_with_matching_path_and_domain() -> None:
     ]
 
 
-@pytest.mark.parametrize(
-    "value", ["a\r\nSet-Cookie: evil=1", "a;Domain=evil.com", "a b", "a,b", 'a"b', "a\\b", "é"]
-)
-def test_cookie_value_cannot_inject_attributes_or_headers(value: str) -> None:
-    with pytest.raises(ValueError, match="cookie-octets"):
+@pytest.mark.parametrize("value", ["a\r\nSet-Cookie: evil=1", "a\nb", "a\x00", "a\x7f", "a\tb"])
+def test_cookie_value_cannot_inject_headers(value: str) -> None:
+    with pytest.raises(ValueError, match="control characters"):
         Response().set_cookie("sid", value)
 
 
