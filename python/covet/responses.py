@@ -723,6 +723,13 @@ def _http_date(value: str) -> float | None:
     return parsed.timestamp()
 
 
+def _sent_validator(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
+    """The value of the response header ``name`` (an ETag or Last-Modified the app
+    passed in ``headers=``), stripped."""
+    value = next(v for n, v in headers if n == name)
+    return value.decode("latin-1").strip()
+
+
 def _etag_matches(header: str, etag: str, *, weak: bool) -> bool:
     """Whether an ``If-Match``/``If-None-Match`` list matches ``etag`` (RFC 9110 §8.8.3.2:
     weak comparison ignores ``W/``; strong comparison fails for weak tags)."""
@@ -826,14 +833,16 @@ class FileResponse(Response):
         etag = f'"{st.st_mtime_ns:x}-{size:x}"'
         headers = list(self.raw_headers)
         names = {name for name, _ in headers}
+        # Validators the app set itself are the ones sent, so they are the ones that
+        # If-Range, If-Match and If-None-Match are compared with.
         if b"last-modified" not in names:
             headers.append((b"last-modified", last_modified.encode("ascii")))
         else:
-            last_modified = ""
+            last_modified = _sent_validator(headers, b"last-modified")
         if b"etag" not in names:
             headers.append((b"etag", etag.encode("ascii")))
         else:
-            etag = ""
+            etag = _sent_validator(headers, b"etag")
 
         request: dict[bytes, str] = {}
         for name, value in scope.get("headers", ()):
