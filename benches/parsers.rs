@@ -12,7 +12,8 @@ mod common;
 use std::hint::black_box;
 
 use covet_core::forms::multipart::{self, Event, MultipartLimits, MultipartParser};
-use covet_core::{cookies, percent, query, range};
+use covet_core::forms::urlencoded as query;
+use covet_core::http::{cookies, percent, range};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 /// A typical API query string: five fields, one `+` and one UTF-8 escape.

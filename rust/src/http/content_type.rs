@@ -8,10 +8,15 @@
 //! empty parameters (`;;`) are skipped, and an unquoted value may hold any visible
 //! ASCII except `;` and `"` (some clients send unquoted boundaries containing `=`).
 //! A repeated parameter name is an error, because two parsers that pick different
-//! copies of `boundary` or `filename` disagree about what the body contains.
+//! copies of `boundary` or `filename` disagree about what the body contains. The
+//! names seen so far are kept in a hash set (std's randomly keyed hasher, so chosen
+//! names cannot degrade it), making the duplicate check O(1) per parameter rather
+//! than a comparison with every earlier one.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 /// A parsed header value: the lowercased `type/subtype` (or disposition type) and
 /// its parameters in input order.
@@ -187,6 +192,8 @@ fn parse_with(input: &str, with_subtype: bool) -> Result<ContentType<'_>, Conten
     };
     cur.skip_ows();
     let mut params: Vec<(String, Cow<'_, str>)> = Vec::new();
+    // The names so far, as input slices: no copy per name, O(1) per check.
+    let mut seen: HashSet<Caseless<'_>> = HashSet::new();
     loop {
         match cur.peek() {
             None => break,
@@ -225,14 +232,40 @@ fn parse_with(input: &str, with_subtype: bool) -> Result<ContentType<'_>, Conten
             }
             Cow::Borrowed(v)
         };
-        let name = name.to_ascii_lowercase();
-        if params.iter().any(|(k, _)| *k == name) {
+        if !seen.insert(Caseless(name)) {
+            let name = name.to_ascii_lowercase();
             return Err(ContentTypeError::DuplicateParameter { name });
         }
-        params.push((name, value));
+        params.push((name.to_ascii_lowercase(), value));
         cur.skip_ows();
     }
     Ok(ContentType { media_type, params })
+}
+
+/// A parameter name as it appears in the input, hashed and compared ignoring ASCII
+/// case, so the duplicate set borrows the input instead of copying every name.
+#[derive(Debug, Clone, Copy)]
+struct Caseless<'a>(&'a str);
+
+impl PartialEq for Caseless<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_ignore_ascii_case(other.0)
+    }
+}
+
+impl Eq for Caseless<'_> {}
+
+impl Hash for Caseless<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let mut lower = [0u8; 32];
+        for chunk in self.0.as_bytes().chunks(lower.len()) {
+            let lower = lower.get_mut(..chunk.len()).unwrap_or_default();
+            lower.copy_from_slice(chunk);
+            lower.make_ascii_lowercase();
+            state.write(lower);
+        }
+        state.write_usize(self.0.len());
+    }
 }
 
 #[cfg(test)]
@@ -368,6 +401,39 @@ mod tests {
         assert!(parse(&spaces).is_err());
         let long_token = "a".repeat(200_000);
         assert!(parse(&long_token).is_err());
+    }
+
+    #[test]
+    fn duplicate_is_found_beyond_the_scan_limit() {
+        // The repeat of an early name after the switch to the hash set, and a
+        // repeat of a late one, are both still errors.
+        let names: Vec<String> = (0..20).map(|i| format!("p{i}=v")).collect();
+        let base = format!("text/plain; {}", names.join("; "));
+        assert_eq!(parse(&base).map(|ct| ct.params.len()), Ok(20));
+        for repeat in ["p0", "P3", "p7", "p8", "p19"] {
+            assert_eq!(
+                parse(&format!("{base}; {repeat}=x")),
+                Err(ContentTypeError::DuplicateParameter {
+                    name: repeat.to_ascii_lowercase()
+                }),
+                "{repeat}"
+            );
+        }
+    }
+
+    #[test]
+    fn many_distinct_parameters_are_all_kept() {
+        // 100k distinct parameters (about 1 MB); tests/security/test_parser_complexity.py
+        // checks that the cost grows linearly with the count.
+        let header = format!(
+            "text/plain{}",
+            (0..100_000)
+                .map(|i| format!("; k{i}=v"))
+                .collect::<String>()
+        );
+        let ct = parse(&header).unwrap();
+        assert_eq!(ct.params.len(), 100_000);
+        assert_eq!(ct.param("k99999"), Some("v"));
     }
 
     proptest! {

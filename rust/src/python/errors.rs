@@ -4,10 +4,10 @@ use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use crate::http::content_type::ContentTypeError;
-use crate::http::headers::HeaderError;
 use crate::forms::multipart::FormError;
 use crate::forms::urlencoded::UrlencodedError;
+use crate::http::content_type::ContentTypeError;
+use crate::http::headers::HeaderError;
 use crate::http::range::RangeError;
 use crate::router::RouteError;
 

@@ -6,8 +6,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use super::errors::{content_type_error, form_error};
-use crate::http::content_type;
 use crate::forms::multipart::{self, Event, FormError, MultipartLimits};
+use crate::http::content_type;
 
 /// Parses a `Content-Type` value into `(media_type, params)`: the lowercased
 /// `type/subtype` and a dict of lowercased parameter names to values.
