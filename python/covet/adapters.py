@@ -46,7 +46,8 @@ from covet import _core
 from covet.app import CovetASGIApp, create_asgi_app
 from covet.requests import Request
 from covet.responses import JSONResponse, PlainTextResponse, Response
-from covet.routing import ANY_HTTP_METHOD, CovetRouter, is_async_callable
+from covet.concurrency import is_async_callable
+from covet.routing import ANY_HTTP_METHOD, CovetRouter
 from covet.types import Message, Receive, Scope, Send
 
 logger = logging.getLogger("covet.asgi")

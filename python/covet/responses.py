@@ -20,7 +20,7 @@ import secrets
 import stat as stat_module
 import time
 import unicodedata
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Mapping
 from datetime import datetime, timezone
 from email.utils import format_datetime, formatdate, parsedate_to_datetime
 from typing import Any, Union
@@ -29,6 +29,8 @@ from urllib.parse import quote
 import orjson
 
 from covet import _core
+from covet.background import BackgroundTask, run_task
+from covet.concurrency import run_in_threadpool
 from covet.datastructures import MutableHeaders
 from covet.types import Receive, Scope, Send
 
@@ -37,29 +39,6 @@ logger = logging.getLogger("covet.responses")
 HeadersInput = Union[Mapping[str, str], Iterable[tuple[str, str]], None]
 Content = Union[str, bytes, bytearray, memoryview]
 ContentStream = Union[AsyncIterable[Any], Iterable[Any]]
-
-_content_type_cache: dict[tuple[str, str], bytes] = {}
-
-
-def _content_type(media_type: str, charset: str) -> bytes:
-    """The content-type header value, with a charset for text types; cached because a
-    process renders a handful of media types millions of times."""
-    key = (media_type, charset)
-    value = _content_type_cache.get(key)
-    if value is None:
-        full = media_type
-        if media_type.startswith("text/") and "charset=" not in media_type.lower():
-            full = f"{media_type}; charset={charset}"
-        value = _core.encode_headers([("content-type", full)])[0][1]
-        _content_type_cache[key] = value
-    return value
-
-
-async def _run_in_thread(func: Callable[..., Any], *args: Any) -> Any:
-    loop = asyncio.get_running_loop()
-    context = contextvars.copy_context()
-    return await loop.run_in_executor(None, functools.partial(context.run, func, *args))
-
 
 # -- cookies -------------------------------------------------------------------------
 # RFC 6265 §4.1.1: cookie-name is a token; cookie-value is cookie-octets, optionally
@@ -193,33 +172,29 @@ def format_set_cookie(
     return "; ".join(parts)
 
 
-def dumps_json(content: Any, option: int | None = None) -> bytes:
-    """orjson, plus what ``json.dumps`` users expect: dict keys that are not str
-    (``{200: 3}``) become strings. Tried only after the fast call refused them,
-    so the common case pays nothing (``_core.render_response`` does the same)."""
-    try:
-        return orjson.dumps(content, option=option)
-    except TypeError:
-        return orjson.dumps(content, option=(option or 0) | orjson.OPT_NON_STR_KEYS)
-
-
-def _rust_equivalent(method: Any) -> Any:
-    """Marks a rendering method that ``_core.render_response`` reproduces exactly, so
-    that a subclass keeping it may take the one-call fast path."""
-    method._rust_equivalent = True
-    return method
-
-
 class Response:
     """An HTTP response.
 
     ``content`` may be a dict or list (rendered as JSON with orjson), a str
     (text/plain), bytes (application/octet-stream unless ``media_type`` says
-    otherwise) or None (empty body).
+    otherwise) or None (empty body). ``background`` runs after the response has
+    been sent (``covet.background``).
+
+    Rendering happens once, at construction, in one Rust call
+    (``_core.render_response``): the body and the ASGI header list, validated. A
+    subclass may override ``render(content, media_type) -> (bytes, media_type)``;
+    its bytes then go through the same call for the headers.
     """
 
     media_type: str | None = None
     charset = "utf-8"
+    #: orjson options (JSONResponse).
+    option: int | None = None
+    background: BackgroundTask | None = None
+    #: JSONResponse: the content is always JSON, encoded with ``option``.
+    _always_json = False
+    #: Whether ``render`` is a subclass's own (set by ``__init_subclass__``).
+    _own_render = False
 
     def __init__(
         self,
@@ -227,79 +202,44 @@ class Response:
         status_code: int = 200,
         headers: HeadersInput = None,
         media_type: str | None = None,
+        background: BackgroundTask | None = None,
     ) -> None:
         self.status_code = status_code
         if media_type is None:
             media_type = self.media_type
-        if headers is None and self._render_in_rust:
-            # One Rust call renders the body and the header list (measured: 1.1 ->
-            # 0.5 us for PlainTextResponse("...")); same result as the two methods.
+        if background is not None:
+            self.background = background
+        if self._own_render:
+            content, media_type = self.render(content, media_type)
             self.body, self.raw_headers, self.media_type = _core.render_response(
-                content,
-                media_type,
-                status_code,
-                (self.option or 0) if self._always_json else None,
+                content, media_type, status_code, None, headers, self.charset, True
             )
             return
-        self.body, media_type = self.render(content, media_type)
-        self.media_type = media_type
-        self.raw_headers = self._init_headers(headers, media_type)
-
-    #: Whether ``__init__`` may use ``_core.render_response``: true for classes whose
-    #: ``render`` and ``_init_headers`` are the ones it reproduces, in UTF-8.
-    _render_in_rust = True
-    #: JSONResponse: always JSON, with ``option``.
-    _always_json = False
-    option: int | None = None
+        self.body, self.raw_headers, self.media_type = _core.render_response(
+            content,
+            media_type,
+            status_code,
+            (self.option or 0) if self._always_json else None,
+            headers,
+            self.charset,
+        )
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._render_in_rust = (
-            getattr(cls.render, "_rust_equivalent", False)
-            and getattr(cls._init_headers, "_rust_equivalent", False)
-            and cls.charset.lower() in ("utf-8", "utf8")
-        )
+        cls._own_render = cls.render is not Response.render
 
-    @_rust_equivalent
     def render(self, content: Any, media_type: str | None) -> tuple[bytes, str | None]:
-        if content is None:
-            return b"", media_type
-        if isinstance(content, bytes):
-            return content, media_type or "application/octet-stream"
-        if isinstance(content, str):
-            return content.encode(self.charset), media_type or "text/plain"
-        if isinstance(content, (bytearray, memoryview)):
-            return bytes(content), media_type or "application/octet-stream"
-        return dumps_json(content), media_type or "application/json"
-
-    @_rust_equivalent
-    def _init_headers(
-        self, headers: HeadersInput, media_type: str | None
-    ) -> list[tuple[bytes, bytes]]:
-        status = self.status_code
-        if not headers and media_type is not None and 200 <= status and status not in (204, 304):
-            # The common case, without the name set the general case needs.
-            content_type = _content_type_cache.get((media_type, self.charset))
-            if content_type is None:
-                content_type = _content_type(media_type, self.charset)
-            return [
-                (b"content-length", b"%d" % len(self.body)),
-                (b"content-type", content_type),
-            ]
-        raw: list[tuple[bytes, bytes]] = []
-        if headers:
-            items = headers.items() if isinstance(headers, Mapping) else headers
-            raw = _core.encode_headers(list(items))
-            names = {name for name, _ in raw}
-        else:
-            names = set()
-        if b"content-length" not in names and not (
-            self.status_code < 200 or self.status_code in (204, 304)
-        ):
-            raw.append((b"content-length", b"%d" % len(self.body)))
-        if media_type is not None and b"content-type" not in names:
-            raw.append((b"content-type", _content_type(media_type, self.charset)))
-        return raw
+        """The body and media type for ``content`` (what ``__init__`` does when the
+        class keeps this method; here for subclasses that extend it)."""
+        body, _, media_type = _core.render_response(
+            content,
+            media_type,
+            200,
+            (self.option or 0) if self._always_json else None,
+            None,
+            self.charset,
+        )
+        return body, media_type
 
     @property
     def headers(self) -> MutableHeaders:
@@ -348,6 +288,8 @@ class Response:
         )
         body = b"" if scope.get("method") == "HEAD" else self.body
         await send({"type": "http.response.body", "body": body})
+        if self.background is not None:
+            await run_task(self.background)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.status_code}>"
@@ -366,18 +308,15 @@ class JSONResponse(Response):
         status_code: int = 200,
         headers: HeadersInput = None,
         media_type: str | None = None,
+        background: BackgroundTask | None = None,
         *,
         option: int | None = None,
     ) -> None:
         if option is not None:
             self.option = option
-        super().__init__(content, status_code, headers, media_type)
+        super().__init__(content, status_code, headers, media_type, background)
 
     _always_json = True
-
-    @_rust_equivalent
-    def render(self, content: Any, media_type: str | None) -> tuple[bytes, str | None]:
-        return dumps_json(content, self.option), media_type
 
 
 class PlainTextResponse(Response):
@@ -420,27 +359,53 @@ def _next_or_stop(iterator: Any) -> Any:
         return _STOP
 
 
-async def iterate_in_threadpool(iterable: Iterable[Any]) -> AsyncIterator[Any]:
-    """Iterates a blocking iterator one item at a time in the default executor. The
-    iterator is closed when the consumer stops early (even while an item is being
-    produced in a thread: it is closed as soon as that item is ready)."""
-    iterator = iter(iterable)
-    pending: asyncio.Future[Any] | None = None
-    try:
-        while True:
-            pending = asyncio.ensure_future(_run_in_thread(_next_or_stop, iterator))
-            item = await pending
-            pending = None
-            if item is _STOP:
-                return
-            yield item
-    finally:
-        close = getattr(iterator, "close", None)
-        if close is not None:
-            if pending is not None and not pending.done():
-                pending.add_done_callback(lambda _: close())
-            else:
-                close()
+class iterate_in_threadpool:
+    """Iterates a blocking iterator one item at a time in the default executor.
+
+    ``aclose()`` closes the blocking iterator (a generator's ``finally`` runs) even
+    if iteration never started, and even while an item is being produced in a
+    thread: then as soon as that item is ready, since a running generator cannot be
+    closed. A consumer that stops early must call it (``StreamingResponse`` does).
+    """
+
+    __slots__ = ("_closed", "_context", "_iterator", "_pending")
+
+    def __init__(self, iterable: Iterable[Any]) -> None:
+        self._iterator = iter(iterable)
+        self._context = contextvars.copy_context()
+        self._pending: asyncio.Future[Any] | None = None
+        self._closed = False
+
+    def __aiter__(self) -> iterate_in_threadpool:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._closed:
+            raise StopAsyncIteration
+        loop = asyncio.get_running_loop()
+        call = functools.partial(self._context.run, _next_or_stop, self._iterator)
+        self._pending = loop.run_in_executor(None, call)
+        # Shielded: cancelling the consumer must not mark the item done while the
+        # thread is still inside next() (closing then would fail).
+        item = await asyncio.shield(self._pending)
+        self._pending = None
+        if item is _STOP:
+            await self.aclose()
+            raise StopAsyncIteration
+        return item
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        close = getattr(self._iterator, "close", None)
+        if close is None:
+            return
+        pending = self._pending
+        if pending is not None and not pending.done():
+            pending.add_done_callback(lambda _: close())
+        else:
+            close()
 
 
 async def _aclose(iterator: Any) -> None:
@@ -519,29 +484,28 @@ class StreamingResponse(Response):
         status_code: int = 200,
         headers: HeadersInput = None,
         media_type: str | None = None,
+        background: BackgroundTask | None = None,
     ) -> None:
         self.status_code = status_code
-        if media_type is not None:
-            self.media_type = media_type
-        self.body = b""
+        if background is not None:
+            self.background = background
         if isinstance(content, AsyncIterable):
             self.body_iterator: AsyncIterable[Any] = content
         elif isinstance(content, Iterable) and not isinstance(content, (str, bytes)):
             self.body_iterator = iterate_in_threadpool(content)
         else:
             raise TypeError("StreamingResponse content must be an iterator or async iterator")
-        self.raw_headers = self._init_headers(headers, self.media_type)
-
-    def _init_headers(
-        self, headers: HeadersInput, media_type: str | None
-    ) -> list[tuple[bytes, bytes]]:
-        raw: list[tuple[bytes, bytes]] = []
-        if headers:
-            items = headers.items() if isinstance(headers, Mapping) else headers
-            raw = _core.encode_headers(list(items))
-        if media_type is not None and all(name != b"content-type" for name, _ in raw):
-            raw.append((b"content-type", _content_type(media_type, self.charset)))
-        return raw
+        # The body comes later, in pieces: headers only, without content-length.
+        self.body, self.raw_headers, self.media_type = _core.render_response(
+            b"",
+            self.media_type if media_type is None else media_type,
+            status_code,
+            None,
+            headers,
+            self.charset,
+            True,
+            True,
+        )
 
     def chunks(self) -> AsyncIterable[Any]:
         """What is sent, item by item (subclasses transform the body iterator)."""
@@ -567,8 +531,15 @@ class StreamingResponse(Response):
         if scope.get("method") == "HEAD":
             await _aclose(self.body_iterator)
             await send({"type": "http.response.body", "body": b""})
-            return
-        await send_until_disconnect(receive, self._stream(send))
+        else:
+            try:
+                await send_until_disconnect(receive, self._stream(send))
+            finally:
+                # Also when the client left before streaming began: the body's
+                # finally blocks run now, not whenever the garbage collector runs.
+                await _aclose(self.body_iterator)
+        if self.background is not None:
+            await run_task(self.background)
 
 
 # -- server-sent events ----------------------------------------------------------------
@@ -659,10 +630,11 @@ class EventSourceResponse(StreamingResponse):
         status_code: int = 200,
         headers: HeadersInput = None,
         media_type: str | None = None,
+        background: BackgroundTask | None = None,
         *,
         ping_interval: float | None = None,
     ) -> None:
-        super().__init__(content, status_code, headers, media_type)
+        super().__init__(content, status_code, headers, media_type, background)
         if ping_interval is not None:
             if ping_interval <= 0:
                 raise ValueError("ping_interval must be positive (or None to use the default)")
@@ -790,6 +762,7 @@ class FileResponse(Response):
         stat_result: os.stat_result | None = None,
         content_disposition_type: str = "attachment",
         max_ranges: int = _core.DEFAULT_MAX_RANGES,
+        background: BackgroundTask | None = None,
     ) -> None:
         self.path = os.fspath(path)
         self.status_code = status_code
@@ -799,25 +772,27 @@ class FileResponse(Response):
         if media_type is None:
             media_type = mimetypes.guess_type(filename or self.path)[0]
             media_type = media_type or "application/octet-stream"
-        self.media_type = media_type
-        self.body = b""
-        raw: list[tuple[bytes, bytes]] = []
-        if headers:
-            items = headers.items() if isinstance(headers, Mapping) else headers
-            raw = _core.encode_headers(list(items))
-        names = {name for name, _ in raw}
-        if b"content-type" not in names:
-            raw.append((b"content-type", _content_type(media_type, self.charset)))
-        if filename is not None and b"content-disposition" not in names:
+        if background is not None:
+            self.background = background
+        # Content-Length is decided when sending (ranges, 304s): headers only here.
+        self.body, raw, self.media_type = _core.render_response(
+            b"", media_type, status_code, None, headers, self.charset, True, True
+        )
+        if filename is not None and all(name != b"content-disposition" for name, _ in raw):
             value = content_disposition(content_disposition_type, filename)
             raw.append((b"content-disposition", value.encode("latin-1")))
         self.raw_headers = raw
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        await self._send_file(scope, receive, send)
+        if self.background is not None:
+            await run_task(self.background)
+
+    async def _send_file(self, scope: Scope, receive: Any, send: Any) -> None:
         st = self.stat_result
         if st is None:
             try:
-                st = await _run_in_thread(os.stat, self.path)
+                st = await run_in_threadpool(os.stat, self.path)
             except (OSError, ValueError) as exc:
                 logger.warning("FileResponse: cannot stat %r: %s", self.path, exc)
                 st = None
@@ -970,7 +945,7 @@ class FileResponse(Response):
     async def _send_parts(
         self, send: Send, parts: list[tuple[bytes, int, int]], trailer: bytes, zerocopy: bool
     ) -> None:
-        file = await _run_in_thread(open, self.path, "rb")
+        file = await run_in_threadpool(open, self.path, "rb")
         try:
             for head, offset, count in parts:
                 if head:
@@ -987,14 +962,14 @@ class FileResponse(Response):
                     )
                     continue
                 if offset:
-                    await _run_in_thread(file.seek, offset)
+                    await run_in_threadpool(file.seek, offset)
                 remaining = count
                 while remaining > 0:
-                    chunk = await _run_in_thread(file.read, min(self.chunk_size, remaining))
+                    chunk = await run_in_threadpool(file.read, min(self.chunk_size, remaining))
                     if not chunk:  # the file shrank since it was stat()ed
                         break
                     remaining -= len(chunk)
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
         finally:
-            await _run_in_thread(file.close)
+            await run_in_threadpool(file.close)
         await send({"type": "http.response.body", "body": trailer, "more_body": False})

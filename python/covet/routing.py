@@ -17,8 +17,6 @@ same dispatcher, under the same app, with the scope's ``root_path`` extended.
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import functools
 import inspect
 import re
@@ -29,6 +27,7 @@ from urllib.parse import quote
 from uuid import UUID
 
 from covet import _core
+from covet.concurrency import is_async_callable, run_in_threadpool
 from covet.types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
@@ -76,21 +75,6 @@ class URLPath(str):
         self = super().__new__(cls, path)
         self.host = host
         return self
-
-
-def is_async_callable(obj: Any) -> bool:
-    while isinstance(obj, functools.partial):
-        obj = obj.func
-    return inspect.iscoroutinefunction(obj) or (
-        callable(obj) and inspect.iscoroutinefunction(obj.__call__)
-    )
-
-
-async def run_in_threadpool(func: Callable[..., Any], *args: Any) -> Any:
-    """Runs a blocking function in the loop's default executor, keeping contextvars."""
-    loop = asyncio.get_running_loop()
-    context = contextvars.copy_context()
-    return await loop.run_in_executor(None, functools.partial(context.run, func, *args))
 
 
 def _as_async(handler: Handler) -> Callable[[Any], Awaitable[Any]]:
@@ -266,7 +250,7 @@ class Route:
         return f"Route({self.path!r}, methods={self.methods!r}, name={self.name!r})"
 
 
-def WebSocketRoute(  # noqa: N802 (Starlette's name for a WebSocket route)
+def WebSocketRoute(
     path: str,
     endpoint: Handler,
     *,

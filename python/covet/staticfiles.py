@@ -18,12 +18,12 @@ from typing import Any
 from urllib.parse import quote
 
 from covet import _core
+from covet.concurrency import run_in_threadpool
 from covet.responses import (
     FileResponse,
     PlainTextResponse,
     RedirectResponse,
     Response,
-    _run_in_thread,
 )
 from covet.types import Scope
 
@@ -81,17 +81,17 @@ class StaticFiles:
         if scope["method"] not in ("GET", "HEAD"):
             return PlainTextResponse("Method Not Allowed", 405, headers={"allow": _ALLOWED})
         path = route_path(scope)
-        full_path, st = await _run_in_thread(self.lookup_path, path)
+        full_path, st = await run_in_threadpool(self.lookup_path, path)
         if st is not None and stat_module.S_ISREG(st.st_mode):
             return FileResponse(full_path, stat_result=st, max_ranges=self.max_ranges)
         if st is not None and stat_module.S_ISDIR(st.st_mode) and self.html:
             if not path.endswith("/"):
                 return RedirectResponse(self._slash_url(scope), 307)
-            index, index_st = await _run_in_thread(self.lookup_path, path + "index.html")
+            index, index_st = await run_in_threadpool(self.lookup_path, path + "index.html")
             if index_st is not None and stat_module.S_ISREG(index_st.st_mode):
                 return FileResponse(index, stat_result=index_st, media_type="text/html")
         if self.html:
-            page, page_st = await _run_in_thread(self.lookup_path, "404.html")
+            page, page_st = await run_in_threadpool(self.lookup_path, "404.html")
             if page_st is not None and stat_module.S_ISREG(page_st.st_mode):
                 return FileResponse(page, 404, stat_result=page_st, media_type="text/html")
         return PlainTextResponse("Not Found", 404)

@@ -48,9 +48,13 @@ fn to_bytes<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
 }
 
 /// Turns `(name, value)` pairs of str or bytes into ASGI header tuples, lowercasing
-/// names and rejecting names that are not tokens and values with CR, LF or NUL.
+/// names and rejecting names that are not tokens and values that are not RFC 9110
+/// field-values (control characters, leading or trailing whitespace).
 #[pyfunction]
-fn encode_headers<'py>(py: Python<'py>, items: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+pub(crate) fn encode_headers<'py>(
+    py: Python<'py>,
+    items: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyList>> {
     let out = PyList::empty(py);
     for item in items.try_iter()? {
         let item = item?;
@@ -63,8 +67,7 @@ fn encode_headers<'py>(py: Python<'py>, items: &Bound<'py, PyAny>) -> PyResult<B
         let name = to_bytes(&pair.get_item(0)?)?;
         let value = to_bytes(&pair.get_item(1)?)?;
         let name_bytes = name.as_bytes();
-        headers::validate_name(name_bytes).map_err(header_error)?;
-        headers::validate_value(name_bytes, value.as_bytes()).map_err(header_error)?;
+        headers::validate(name_bytes, value.as_bytes()).map_err(header_error)?;
         let name = if name_bytes.iter().any(u8::is_ascii_uppercase) {
             PyBytes::new(py, &name_bytes.to_ascii_lowercase())
         } else {

@@ -98,31 +98,60 @@ type Rendered<'py> = (
     Option<Bound<'py, PyString>>,
 );
 
-/// Renders `content` as `Response(content)` does and returns `(body, raw_headers,
-/// media_type)`.
-///
-/// With `json_option` set (JSONResponse) the content is always JSON, encoded by
-/// orjson with that option. Otherwise: None is an empty body, bytes are sent as
-/// they are (application/octet-stream), str is UTF-8 (text/plain), and anything
-/// else is JSON (application/json). An explicit `media_type` wins over these
-/// defaults; text types get `; charset=utf-8`.
-#[pyfunction]
-#[pyo3(signature = (content, media_type, status_code, json_option = None))]
-fn render_response<'py>(
+/// Whether `charset` is UTF-8, the encoding of the fast paths.
+fn is_utf8(charset: &str) -> bool {
+    charset.eq_ignore_ascii_case("utf-8") || charset.eq_ignore_ascii_case("utf8")
+}
+
+/// The `(b"content-type", value)` header for `media_type` in `charset`: text types
+/// get `; charset=...` unless they name one.
+fn content_type_for<'py>(
+    py: Python<'py>,
+    media_type: &Bound<'py, PyString>,
+    charset: &str,
+) -> PyResult<Bound<'py, PyTuple>> {
+    if is_utf8(charset) {
+        return content_type_header(py, media_type);
+    }
+    let media = media_type.to_str()?;
+    let value = if media.starts_with("text/") && !media.to_ascii_lowercase().contains("charset=") {
+        format!("{media}; charset={charset}")
+    } else {
+        media.to_owned()
+    };
+    crate::http::headers::validate_value(b"content-type", value.as_bytes()).map_err(header_error)?;
+    PyTuple::new(
+        py,
+        [
+            header_name(py, &CONTENT_TYPE, "content-type"),
+            PyBytes::new(py, value.as_bytes()),
+        ],
+    )
+}
+
+/// The response body and its default media type, as `Response(content)` renders
+/// it: None is empty, bytes are sent as they are, str is encoded in `charset`
+/// (text/plain), anything else is JSON; JSONResponse (`json_option`) is always JSON.
+fn render_body<'py>(
     py: Python<'py>,
     content: &Bound<'py, PyAny>,
-    media_type: Option<Bound<'py, PyString>>,
-    status_code: u16,
     json_option: Option<i64>,
-) -> PyResult<Rendered<'py>> {
-    let (body, default_media) = if json_option.is_some() {
+    charset: &str,
+) -> PyResult<(Bound<'py, PyBytes>, &'static str)> {
+    Ok(if json_option.is_some() {
         (orjson_dumps(py, content, json_option)?, "application/json")
     } else if content.is_none() {
         (PyBytes::new(py, b""), "")
     } else if let Ok(bytes) = content.cast::<PyBytes>() {
         (bytes.clone(), "application/octet-stream")
     } else if let Ok(text) = content.cast::<PyString>() {
-        (text.encode_utf8()?, "text/plain")
+        let body = if is_utf8(charset) {
+            text.encode_utf8()?
+        } else {
+            text.call_method1(intern!(py, "encode"), (charset,))?
+                .cast_into::<PyBytes>()?
+        };
+        (body, "text/plain")
     } else if content.is_instance_of::<PyByteArray>() || content.is_instance_of::<PyMemoryView>() {
         let copied = py
             .get_type::<PyBytes>()
@@ -131,30 +160,78 @@ fn render_response<'py>(
         (copied, "application/octet-stream")
     } else {
         (orjson_dumps(py, content, None)?, "application/json")
+    })
+}
+
+/// Renders a response: `(body, raw_headers, media_type)`. The one renderer; the
+/// Python response classes call it.
+///
+/// `content` is rendered by `render_body` unless `as_body` says it already is the
+/// body (bytes from a subclass's own `render`); an explicit `media_type` wins over
+/// the default. `headers` (a mapping or `(name, value)` pairs) are validated and
+/// lowercased; `content-length` (for statuses that have a body) and `content-type`
+/// are added unless given. `stream` leaves out `content-length`: the body comes
+/// later, in pieces.
+#[pyfunction]
+#[pyo3(signature = (
+    content, media_type, status_code, json_option = None, headers = None,
+    charset = "utf-8", as_body = false, stream = false,
+))]
+#[allow(clippy::too_many_arguments)]
+fn render_response<'py>(
+    py: Python<'py>,
+    content: &Bound<'py, PyAny>,
+    media_type: Option<Bound<'py, PyString>>,
+    status_code: u16,
+    json_option: Option<i64>,
+    headers: Option<&Bound<'py, PyAny>>,
+    charset: &str,
+    as_body: bool,
+    stream: bool,
+) -> PyResult<Rendered<'py>> {
+    let (body, default_media) = if as_body {
+        (content.cast::<PyBytes>()?.clone(), "")
+    } else {
+        render_body(py, content, json_option, charset)?
     };
     let media_type = match media_type {
         Some(media_type) => Some(media_type),
         None if default_media.is_empty() => None,
         None => Some(PyString::intern(py, default_media)),
     };
-    let mut buf = [0u8; 20];
-    let content_length = status_has_body(status_code)
-        .then(|| {
-            PyTuple::new(
-                py,
-                [
-                    header_name(py, &CONTENT_LENGTH, "content-length"),
-                    PyBytes::new(py, decimal(body.as_bytes().len(), &mut buf)),
-                ],
-            )
-        })
-        .transpose()?;
-    let content_type = media_type
-        .as_ref()
-        .map(|media_type| content_type_header(py, media_type))
-        .transpose()?;
-    let headers = PyList::new(py, content_length.into_iter().chain(content_type))?;
-    Ok((body, headers, media_type))
+    let (list, has_length, has_type) = match headers {
+        Some(headers) if !headers.is_none() => {
+            let items = if headers.hasattr(intern!(py, "items"))? {
+                headers.call_method0(intern!(py, "items"))?
+            } else {
+                headers.clone()
+            };
+            let list = super::parsers::encode_headers(py, &items)?;
+            let (mut has_length, mut has_type) = (false, false);
+            for item in list.iter() {
+                let name = item.cast::<PyTuple>()?.get_item(0)?;
+                let name = name.cast::<PyBytes>()?.as_bytes();
+                has_length |= name == b"content-length";
+                has_type |= name == b"content-type";
+            }
+            (list, has_length, has_type)
+        }
+        _ => (PyList::empty(py), false, false),
+    };
+    if !stream && !has_length && status_has_body(status_code) {
+        let mut buf = [0u8; 20];
+        list.append(PyTuple::new(
+            py,
+            [
+                header_name(py, &CONTENT_LENGTH, "content-length"),
+                PyBytes::new(py, decimal(body.as_bytes().len(), &mut buf)),
+            ],
+        )?)?;
+    }
+    if let (Some(media_type), false) = (&media_type, has_type) {
+        list.append(content_type_for(py, media_type, charset)?)?;
+    }
+    Ok((body, list, media_type))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
