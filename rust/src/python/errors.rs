@@ -33,7 +33,8 @@ create_exception!(
     _core,
     InvalidHeaderError,
     PyValueError,
-    "A response header name is not a token, or its value contains CR, LF or NUL."
+    "A response header name is not a token, or its value is not an RFC 9110 field-value \
+     (a control character, or leading or trailing whitespace)."
 );
 create_exception!(
     _core,
