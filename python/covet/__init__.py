@@ -2,6 +2,7 @@
 
 from covet._core import __version__
 from covet.app import CovetASGIApp, create_app, create_asgi_app
+from covet.background import BackgroundTask, BackgroundTasks
 from covet.datastructures import (
     URL,
     FormData,
@@ -44,6 +45,8 @@ from covet.websockets import (
 
 __all__ = [
     "URL",
+    "BackgroundTask",
+    "BackgroundTasks",
     "ClientDisconnect",
     "CovetASGIApp",
     "CovetRouter",

@@ -148,4 +148,8 @@ def render_response(
     media_type: str | None,
     status_code: int,
     json_option: int | None = None,
+    headers: Any = None,
+    charset: str = "utf-8",
+    as_body: bool = False,
+    stream: bool = False,
 ) -> tuple[bytes, list[tuple[bytes, bytes]], str | None]: ...

@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from covet import _core
+from covet.background import run_task
 from covet.datastructures import State
 from covet.exceptions import ClientDisconnect, HTTPException, status_phrase
 from covet.limits import DEFAULT_LIMITS, Limits
@@ -315,6 +316,7 @@ class CovetASGIApp:
         except Exception as exc:
             response = await self._handle_exception(request, exc)
         status = 0
+        background = None
         try:
             if response.__class__.__call__ is _send_rendered:
                 # A fully rendered response: send it here rather than through one
@@ -333,12 +335,15 @@ class CovetASGIApp:
                     }
                 )
                 status = response.status_code
-            else:
+                background = response.background
+            else:  # runs its own background task
                 status = await _send_response(response, scope, receive, send)
         finally:
             self._finish(status, start)
             if request._form is not None:
                 await request.close()  # the form's uploads: temp files go away now
+        if background is not None:
+            await run_task(background)
 
     def _finish(self, status: int, start: int) -> None:
         """Records a finished request; one whose client left before it was answered

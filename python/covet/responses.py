@@ -341,8 +341,9 @@ class RedirectResponse(Response):
         url: Any,
         status_code: int = 307,
         headers: HeadersInput = None,
+        background: BackgroundTask | None = None,
     ) -> None:
-        super().__init__(None, status_code, headers)
+        super().__init__(None, status_code, headers, background=background)
         location = quote(str(url), safe=_URL_SAFE).encode("ascii")
         self.raw_headers[:] = [(n, v) for n, v in self.raw_headers if n != b"location"]
         self.raw_headers.append((b"location", location))
