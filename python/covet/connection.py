@@ -8,13 +8,15 @@ reads. ``Request`` and ``WebSocket`` derive from ``HTTPConnection``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import quote
 
 from covet import _core
 from covet.datastructures import URL, Address, Headers, QueryParams, State
 from covet.types import Scope
 
+_PATH_SAFE = "/!$&'()*+,;=:@"
 _COOKIE_ESCAPE = re.compile(r"\\(?:([0-3][0-7][0-7])|(.))", re.DOTALL)
 
 
@@ -43,8 +45,12 @@ def parse_cookie_header(header: str) -> dict[str, str]:
     return cookies
 
 
-class HTTPConnection:
-    """The scope-derived part of a request or a WebSocket connection."""
+class HTTPConnection(Mapping[str, Any]):
+    """The scope-derived part of a request or a WebSocket connection.
+
+    As in Starlette, it is also a read-only ``Mapping`` over its ASGI scope
+    (``request["path"]``, ``len(request)``, ``for key in request``); equality and
+    hashing stay those of the object."""
 
     # No __slots__: the lazily built views default to these class attributes, so a
     # construction (one per request) stores only the attributes set in __init__
@@ -133,3 +139,45 @@ class HTTPConnection:
             header = self.headers.get("cookie")
             self._cookies = parse_cookie_header(header) if header else {}
         return self._cookies
+
+    # -- the scope as a mapping ---------------------------------------------------------
+    def __getitem__(self, key: str) -> Any:
+        return self.scope[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.scope)
+
+    def __len__(self) -> int:
+        return len(self.scope)
+
+    # A connection is one object, not a value: compare and hash by identity.
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+    # -- reverse routing ----------------------------------------------------------------
+    def url_for(self, name: str, /, **path_params: Any) -> URL:
+        """The absolute URL of the route called ``name`` (``"mount:route"`` inside a
+        mounted router), with ``path_params`` filled in, under the app's root path.
+
+        Scheme and host are this connection's (``base_url``), so they are the ones
+        resolved by ``ProxyHeadersMiddleware`` and a bad ``Host`` header cannot leak
+        in. A path that names its protocol (``protocol`` ``"http"`` or
+        ``"websocket"``, as Starlette's ``URLPath`` does) gets the matching scheme
+        (``https``/``wss`` when this connection is secure); a path under a ``Host``
+        route gets that host."""
+        app = self.scope.get("app")
+        if app is None or not hasattr(app, "url_path_for"):
+            raise RuntimeError("url_for needs the application in scope['app']")
+        path = app.url_path_for(name, **path_params)
+        base = URL.from_scope(dict(self.scope, path="", root_path="", query_string=b""))
+        scheme = base.scheme
+        protocol = getattr(path, "protocol", "")
+        if protocol == "http":
+            scheme = "https" if base.is_secure else "http"
+        elif protocol == "websocket":
+            scheme = "wss" if base.is_secure else "ws"
+        netloc = getattr(path, "host", None) or base.netloc
+        root = self.scope.get("app_root_path", self.scope.get("root_path")) or ""
+        relative = quote(str(root), safe=_PATH_SAFE) + str(path)
+        # Without a Host header or server address there is no origin to name.
+        return URL(f"{scheme}://{netloc}{relative}" if netloc else relative)

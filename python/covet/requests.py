@@ -6,13 +6,15 @@ what it reads: a plain GET touches no header, query or cookie parser at all.
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from collections.abc import AsyncIterator, Generator
 from typing import Any
 
 import orjson
 
 from covet.connection import HTTPConnection
-from covet.datastructures import URL, FormData
+from covet.datastructures import FormData
 from covet.exceptions import ClientDisconnect, HTTPException
 from covet.formparsers import parse_form
 from covet.limits import DEFAULT_LIMITS, Limits
@@ -21,6 +23,19 @@ from covet.types import Message, Scope
 
 async def _no_receive() -> Message:
     raise RuntimeError("this request has no body channel")
+
+
+async def _ready_message(receive: Any) -> Message | None:
+    """The message ``receive()`` has ready now, or None: ``receive`` runs until it
+    would wait and is then cancelled (what Starlette's cancelled anyio scope does)."""
+    task: asyncio.Task[Message] = asyncio.ensure_future(receive())
+    await asyncio.sleep(0)  # one loop step: the task runs until it completes or waits
+    if not task.done():
+        task.cancel()
+        await asyncio.wait((task,))
+        if task.cancelled():
+            return None
+    return task.result()
 
 
 def _media_type(content_type: str | None) -> str:
@@ -40,6 +55,12 @@ class Request(HTTPConnection):
     _json: Any = _UNSET
     _stream_consumed = False
     _form: FormData | None = None
+    _is_disconnected = False
+    # Messages is_disconnected() received while looking for a disconnect; stream()
+    # takes them first, so peeking never loses a body chunk.
+    _peeked: deque[Message] | None = None
+    _peeked_size = 0
+    _peeked_overflow = False
 
     def __init__(
         self,
@@ -54,7 +75,8 @@ class Request(HTTPConnection):
 
     @property
     def method(self) -> str:
-        return self.scope["method"]
+        method: str = self.scope["method"]
+        return method
 
     @property
     def content_type(self) -> str:
@@ -110,7 +132,15 @@ class Request(HTTPConnection):
             self._check_content_length(max_size)
         received = 0
         while True:
-            message = await self._receive()
+            peeked = self._peeked
+            if peeked:
+                message = peeked.popleft()
+                if not peeked and self._peeked_overflow:
+                    raise HTTPException(
+                        413, f"Request body too large: the limit is {max_size} bytes"
+                    )
+            else:
+                message = await self._receive()
             kind = message["type"]
             if kind == "http.request":
                 chunk = message.get("body", b"")
@@ -125,7 +155,40 @@ class Request(HTTPConnection):
                 if not message.get("more_body", False):
                     return
             elif kind == "http.disconnect":
+                self._is_disconnected = True
                 raise ClientDisconnect()
+
+    async def is_disconnected(self) -> bool:
+        """Whether the client has gone away, without waiting (Starlette's semantics):
+        looks at ``receive()`` for a message that is ready now and returns True once
+        an ``http.disconnect`` has been seen. A body chunk received on the way is
+        kept for ``stream()``/``body()``/``form()``; only ``Limits.max_body_size``
+        bytes are kept (past that, reading the body is the usual 413)."""
+        if self._is_disconnected:
+            return True
+        message = await _ready_message(self._receive)
+        if message is None:
+            return False
+        kind = message.get("type")
+        if kind == "http.disconnect":
+            self._is_disconnected = True
+            return True
+        if kind == "http.request":
+            self._keep_peeked(message)
+        return False
+
+    def _keep_peeked(self, message: Message) -> None:
+        if self._peeked is None:
+            self._peeked = deque()
+        max_size = self.limits.max_body_size
+        size = len(message.get("body", b""))
+        if max_size is not None and self._peeked_size + size > max_size:
+            # The body is over the limit whatever happens next: keep only the fact.
+            self._peeked_overflow = True
+            message = {**message, "body": b""}
+        else:
+            self._peeked_size += size
+        self._peeked.append(message)
 
     async def body(self) -> bytes:
         """The whole body (at most ``Limits.max_body_size`` bytes), read once and cached."""
@@ -186,19 +249,6 @@ class Request(HTTPConnection):
         """Closes the uploads of a parsed form (the app calls this after the response)."""
         if self._form is not None:
             await self._form.close()
-
-    def url_for(self, name: str, /, **path_params: Any) -> URL:
-        """The absolute URL of the route called ``name`` (``"mount:route"`` inside a
-        mounted router), with ``path_params`` filled in, under the app's root path."""
-        from urllib.parse import quote
-
-        app = self.scope.get("app")
-        if app is None or not hasattr(app, "url_path_for"):
-            raise RuntimeError("url_for needs the application in scope['app']")
-        path = app.url_path_for(name, **path_params)
-        root = self.scope.get("app_root_path", self.scope.get("root_path", ""))
-        base = URL.from_scope(dict(self.scope, path="", root_path="", query_string=b""))
-        return URL(str(base) + quote(root, safe="/!$&'()*+,;=:@") + path)
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path}>"
