@@ -4,6 +4,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar, final
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "slash_redirect_location",
     "WEBSOCKET",
     "URI_TOO_LONG",
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 __version__: str
+DEFAULT_LIMITS: dict[str, int]
 
 class RouteDefinitionError(ValueError): ...
 class InvalidRouteError(RouteDefinitionError): ...
@@ -125,11 +127,11 @@ class MultipartParser:
         cls,
         boundary: bytes,
         *,
-        max_fields: int = 1000,
-        max_files: int = 1000,
-        max_part_header_size: int = 16384,
-        max_part_headers: int = 32,
-        max_field_size: int = 1048576,
+        max_fields: int = ...,
+        max_files: int = ...,
+        max_part_header_size: int = ...,
+        max_part_headers: int = ...,
+        max_field_size: int = ...,
     ) -> MultipartParser: ...
     def feed(self, data: bytes) -> list[tuple[Any, ...]]: ...
     def finish(self) -> None: ...

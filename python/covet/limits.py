@@ -46,6 +46,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from covet._core import DEFAULT_LIMITS as _DEFAULTS
+
 KiB = 1024
 MiB = 1024 * KiB
 
@@ -59,15 +61,16 @@ class Limits:
     """Every request limit, in bytes or counts. See the module docstring for the
     defaults and the status code each one produces."""
 
-    max_body_size: int | None = 16 * MiB
-    max_form_fields: int = 1000
-    max_files: int = 1000
-    max_field_size: int = 1 * MiB
-    max_part_header_size: int = 16 * KiB
-    max_part_headers: int = 32
-    spool_max_size: int = 1 * MiB
-    max_url_length: int | None = 8 * KiB
-    max_header_count: int | None = 100
+    # The defaults are defined once, in the Rust core (rust/src/limits.rs).
+    max_body_size: int | None = _DEFAULTS["max_body_size"]
+    max_form_fields: int = _DEFAULTS["max_form_fields"]
+    max_files: int = _DEFAULTS["max_files"]
+    max_field_size: int = _DEFAULTS["max_field_size"]
+    max_part_header_size: int = _DEFAULTS["max_part_header_size"]
+    max_part_headers: int = _DEFAULTS["max_part_headers"]
+    spool_max_size: int = _DEFAULTS["spool_max_size"]
+    max_url_length: int | None = _DEFAULTS["max_url_length"]
+    max_header_count: int | None = _DEFAULTS["max_header_count"]
 
     def __post_init__(self) -> None:
         for field in fields(self):

@@ -45,7 +45,7 @@ from covet.connection import HTTPConnection
 from covet.types import Message, Receive, Scope, Send
 
 #: Default for ``CovetASGIApp(websocket_max_message_size=...)``: 1 MiB.
-DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
+DEFAULT_MAX_MESSAGE_SIZE: int = _core.DEFAULT_LIMITS["websocket_max_message_size"]
 
 #: The ASGI extension that lets an app answer a handshake with an HTTP response.
 DENIAL_EXTENSION = "websocket.http.response"

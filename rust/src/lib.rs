@@ -7,6 +7,7 @@
 
 pub mod forms;
 pub mod http;
+pub mod limits;
 pub mod router;
 pub mod stats;
 

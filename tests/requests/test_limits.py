@@ -355,3 +355,16 @@ async def test_limit_errors_go_through_custom_exception_handlers() -> None:
     response = await ASGITestClient(app).get("/", headers={"x": "y"})
     assert response.status_code == 431
     assert response.text == "custom 431"
+
+
+def test_limit_defaults_come_from_the_rust_core() -> None:
+    from covet import _core
+    from covet.websockets import DEFAULT_MAX_MESSAGE_SIZE
+
+    defaults = Limits()
+    for name, value in _core.DEFAULT_LIMITS.items():
+        if name == "websocket_max_message_size":
+            assert value == DEFAULT_MAX_MESSAGE_SIZE
+        else:
+            assert getattr(defaults, name) == value, name
+    assert defaults.max_body_size == 16 * 1024 * 1024 and defaults.max_header_count == 100

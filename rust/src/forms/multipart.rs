@@ -8,6 +8,7 @@
 //! as soon as the offending byte arrives, so an oversized or over-numerous form is
 //! rejected without being buffered.
 
+use crate::limits;
 use std::fmt;
 
 use crate::http::content_type::{self, is_tchar};
@@ -36,11 +37,11 @@ pub struct MultipartLimits {
 impl Default for MultipartLimits {
     fn default() -> Self {
         Self {
-            max_fields: 1000,
-            max_files: 1000,
-            max_part_header_size: 16 * 1024,
-            max_part_headers: 32,
-            max_field_size: 1024 * 1024,
+            max_fields: limits::MAX_FORM_FIELDS,
+            max_files: limits::MAX_FILES,
+            max_part_header_size: limits::MAX_PART_HEADER_SIZE,
+            max_part_headers: limits::MAX_PART_HEADERS,
+            max_field_size: limits::MAX_FIELD_SIZE,
         }
     }
 }

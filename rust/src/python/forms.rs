@@ -2,6 +2,7 @@
 //! and the incremental multipart parser. `covet.core.formparsers` drives them; one
 //! `MultipartParser.feed` call per received chunk is the only crossing.
 
+use crate::limits;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
@@ -63,11 +64,11 @@ impl PyMultipartParser {
     #[pyo3(signature = (
         boundary,
         *,
-        max_fields = 1000,
-        max_files = 1000,
-        max_part_header_size = 16384,
-        max_part_headers = 32,
-        max_field_size = 1_048_576,
+        max_fields = limits::MAX_FORM_FIELDS,
+        max_files = limits::MAX_FILES,
+        max_part_header_size = limits::MAX_PART_HEADER_SIZE,
+        max_part_headers = limits::MAX_PART_HEADERS,
+        max_field_size = limits::MAX_FIELD_SIZE,
     ))]
     fn new(
         boundary: &[u8],

@@ -14,6 +14,11 @@ mod stats;
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    let defaults = pyo3::types::PyDict::new(m.py());
+    for (name, value) in crate::limits::DEFAULTS {
+        defaults.set_item(name, value)?;
+    }
+    m.add("DEFAULT_LIMITS", defaults)?;
     errors::register(m)?;
     router::register(m)?;
     parsers::register(m)?;
