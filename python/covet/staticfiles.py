@@ -43,11 +43,15 @@ def route_path(scope: Scope) -> str:
 class StaticFiles:
     """Serves the files under ``directory``.
 
-    ``html=True`` serves ``index.html`` for a directory (redirecting ``/dir`` to
-    ``/dir/`` first, so relative links work) and ``404.html`` (with status 404) for
-    missing files when it exists. ``check_dir`` raises at construction if the
-    directory does not exist. ``follow_symlinks=True`` serves symlinks whose target
-    is outside the directory (the path itself must still stay inside it).
+    ``html=True`` serves ``index.html`` for a directory that has one (redirecting
+    ``/dir`` to ``/dir/`` first, so relative links work; a directory without one is
+    a 404) and ``404.html`` (with status 404) for missing files when it exists.
+    ``check_dir`` raises ``RuntimeError`` at construction if the directory does not
+    exist or is not a directory; with ``check_dir=False`` the same check runs on
+    each request until it passes, and a failure raises the same ``RuntimeError``
+    (a 500 logged with that message, as in Starlette) rather than a misleading 404.
+    ``follow_symlinks=True`` serves symlinks whose target is outside the directory
+    (the path itself must still stay inside it).
     ``max_ranges`` caps the ranges honoured in one ``Range`` header (default 16;
     beyond it the whole file is sent).
     """
@@ -65,11 +69,29 @@ class StaticFiles:
         self.max_ranges = max_ranges
         self.html = html
         self.follow_symlinks = follow_symlinks
-        if check_dir and not os.path.isdir(self.directory):
-            raise RuntimeError(f"StaticFiles directory {self.directory!r} does not exist")
+        self._config_checked = False
+        if check_dir:
+            self.check_config()
         # The containment root: symlinks in the configured path itself are resolved
         # once, so a symlinked static directory is fine.
         self.root = os.path.realpath(self.directory)
+
+    def check_config(self) -> None:
+        """Raises ``RuntimeError`` naming the problem when ``directory`` is missing
+        or is not a directory."""
+        try:
+            st = os.stat(self.directory)
+        except FileNotFoundError:
+            raise RuntimeError(
+                f"StaticFiles directory {self.directory!r} does not exist."
+            ) from None
+        except OSError as exc:
+            raise RuntimeError(
+                f"StaticFiles directory {self.directory!r} cannot be read: {exc.strerror}."
+            ) from None
+        if not stat_module.S_ISDIR(st.st_mode):
+            raise RuntimeError(f"StaticFiles path {self.directory!r} is not a directory.")
+        self._config_checked = True
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -78,6 +100,8 @@ class StaticFiles:
         await response(scope, receive, send)
 
     async def get_response(self, scope: Scope) -> Response:
+        if not self._config_checked:
+            await run_in_threadpool(self.check_config)
         if scope["method"] not in ("GET", "HEAD"):
             return PlainTextResponse("Method Not Allowed", 405, headers={"allow": _ALLOWED})
         path = route_path(scope)
@@ -85,10 +109,13 @@ class StaticFiles:
         if st is not None and stat_module.S_ISREG(st.st_mode):
             return FileResponse(full_path, stat_result=st, max_ranges=self.max_ranges)
         if st is not None and stat_module.S_ISDIR(st.st_mode) and self.html:
-            if not path.endswith("/"):
-                return RedirectResponse(self._slash_url(scope), 307)
-            index, index_st = await run_in_threadpool(self.lookup_path, path + "index.html")
+            index, index_st = await run_in_threadpool(
+                self.lookup_path, path.rstrip("/") + "/index.html"
+            )
             if index_st is not None and stat_module.S_ISREG(index_st.st_mode):
+                # Only a directory with an index is a page worth redirecting to.
+                if not path.endswith("/"):
+                    return RedirectResponse(self._slash_url(scope), 307)
                 return FileResponse(index, stat_result=index_st, media_type="text/html")
         if self.html:
             page, page_st = await run_in_threadpool(self.lookup_path, "404.html")
@@ -131,6 +158,7 @@ class StaticFiles:
     @staticmethod
     def _slash_url(scope: Scope) -> str:
         raw = scope.get("raw_path")
+        target: str
         if raw is not None:
             target = raw.decode("latin-1")
         else:

@@ -152,10 +152,6 @@ def test_check_dir_raises_for_a_missing_directory(tmp_path: Path) -> None:
     assert app.directory.endswith("nope")
 
 
-async def test_missing_directory_with_check_dir_false_answers_404(tmp_path: Path) -> None:
-    app = StaticFiles(directory=tmp_path / "nope", check_dir=False)
-    status, _, _ = await get(app, b"/anything.txt")
-    assert status == 404
 
 
 async def test_standalone_app_honours_root_path(site: Path) -> None:
