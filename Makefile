@@ -11,7 +11,7 @@ APP ?= examples.hello:app
 
 RUST_SOURCES := $(shell find rust -name '*.rs') Cargo.toml pyproject.toml
 
-.PHONY: serve test test-rust test-python lint build bench bench-smoke clean
+.PHONY: serve test test-rust test-python lint build bench bench-smoke clean deps-system
 
 $(VENV)/.deps: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,7 @@ lint: build
 	cargo clippy --all-targets --features python --quiet -- -D warnings
 	$(VENV)/bin/ruff check python tests benches examples
 	$(VENV)/bin/ruff format --check python tests benches examples
+	$(VENV)/bin/mypy --strict python/covet
 	$(PY) -m mypy.stubtest covet._core
 
 # Every benchmark once, checks only (a few seconds): keeps the benches from rotting.
@@ -60,8 +61,14 @@ bench: build $(VENV)/.bench-deps
 	command -v wrk > /dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
 	$(PY) benches/run.py
 
+# Debian packages the tests need (nginx for tests/deploy/). Installing needs root; a
+# non-root user without nginx gets those tests skipped locally (CI runs as root).
+deps-system:
+	command -v nginx > /dev/null || [ -x /usr/sbin/nginx ] || [ "$$(id -u)" != 0 ] || \
+		(apt-get update && (apt-get install -y nginx-light || apt-get install -y nginx))
+
 # pytest runs last so that its summary line closes the output.
-test: build test-rust lint bench-smoke test-python
+test: deps-system build test-rust lint bench-smoke test-python
 
 clean:
 	rm -rf $(VENV) target

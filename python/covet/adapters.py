@@ -44,9 +44,9 @@ from typing import Any
 
 from covet import _core
 from covet.app import CovetASGIApp, create_asgi_app
+from covet.concurrency import is_async_callable
 from covet.requests import Request
 from covet.responses import JSONResponse, PlainTextResponse, Response
-from covet.concurrency import is_async_callable
 from covet.routing import ANY_HTTP_METHOD, CovetRouter
 from covet.types import Message, Receive, Scope, Send
 
@@ -439,8 +439,11 @@ class WSGIAdapter:
     ) -> None:
         """Runs in a worker thread: calls the app and streams its iterable."""
 
+        async def send_async(message: Message) -> None:
+            await send(message)
+
         def send_sync(message: Message) -> None:
-            asyncio.run_coroutine_threadsafe(send(message), loop).result()
+            asyncio.run_coroutine_threadsafe(send_async(message), loop).result()
 
         def start(more: bytes, more_body: bool) -> None:
             if state.status is None:

@@ -35,9 +35,9 @@ from covet.background import run_task
 from covet.datastructures import State
 from covet.exceptions import ClientDisconnect, HTTPException, status_phrase
 from covet.limits import DEFAULT_LIMITS, Limits
+from covet.middleware.stack import Middleware, MiddlewareStack
 from covet.requests import Request
 from covet.responses import JSONResponse, RedirectResponse, Response
-from covet.middleware.stack import Middleware, MiddlewareStack
 from covet.routing import CovetRouter, Host, Mount, Route, RouteMatch
 from covet.stats import Stats, StatsSnapshot
 from covet.types import ASGIApp, Receive, Scope, Send
@@ -263,7 +263,7 @@ class CovetASGIApp:
         return self.router.url_path_for(name, **params)
 
     # -- ASGI -------------------------------------------------------------------------
-    @property  # type: ignore[override]
+    @property
     def __call__(self) -> ASGIApp:
         """The ASGI callable: ``app(scope, receive, send)``.
 
@@ -406,9 +406,8 @@ class CovetASGIApp:
                     continue
             else:
                 outer = scope.get("path_params")
-                scope = dict(
-                    scope, path_params={**outer, **match.params} if outer else match.params
-                )
+                params = match.params or {}
+                scope = dict(scope, path_params={**outer, **params} if outer else params)
             return await self._call_app(route.app, scope, receive, send)
 
     async def _call_app(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> int:
@@ -433,13 +432,13 @@ class CovetASGIApp:
         scope: Scope,
         receive: Receive,
         send: Send,
-        params: dict[str, Any],
+        params: dict[str, Any] | None,
     ) -> int:
         """Calls a route's endpoint with a ``Request`` (HTTP) or a ``WebSocket`` and
         sends what it answers; returns the status sent."""
         outer = scope.get("path_params")
         if outer:
-            params = {**outer, **params}
+            params = {**outer, **(params or {})}
         if scope["type"] == "websocket":
             await self._run_websocket(route.call, scope, receive, send, params)
             return 101
@@ -465,7 +464,7 @@ class CovetASGIApp:
         kind = match.kind
         headers: dict[str, str] | None = None
         if kind == _core.OPTIONS and scope["type"] == "http":
-            response: Response = Response(status_code=204, headers={"allow": match.allow})
+            response: Response = Response(status_code=204, headers={"allow": match.allow or ""})
             return await _send_response(response, scope, receive, send)
         if kind == _core.NOT_FOUND and match.redirect:
             location = _core.slash_redirect_location(scope)
@@ -476,7 +475,7 @@ class CovetASGIApp:
         status = _UNROUTED_STATUS[kind]
         limits = self._limits
         if status == 405:
-            headers = {"allow": match.allow}
+            headers = {"allow": match.allow or ""}
             detail = None
         elif status == 414:
             detail = f"URI too long: the limit is {limits.max_url_length} bytes"
@@ -561,7 +560,7 @@ class CovetASGIApp:
         scope: Scope,
         receive: Receive,
         send: Send,
-        params: dict[str, Any],
+        params: dict[str, Any] | None,
     ) -> None:
         """Runs the handler and makes sure the connection ends properly whatever it
         does: returns without accepting (403/denial), returns without closing (1000),

@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from typing import Any, Callable, TypeVar, cast
 from urllib.parse import urlencode
 
+from covet.concurrency import is_async_callable
 from covet.connection import HTTPConnection
 from covet.exceptions import HTTPException
 from covet.requests import Request
 from covet.responses import RedirectResponse
-from covet.routing import is_async_callable
 from covet.websockets import WebSocket
 
 __all__ = [

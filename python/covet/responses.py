@@ -646,7 +646,7 @@ class EventSourceResponse(StreamingResponse):
         if b"x-accel-buffering" not in names:
             self.raw_headers.append((b"x-accel-buffering", b"no"))
 
-    async def chunks(self) -> AsyncIterator[bytes]:  # type: ignore[override]
+    async def chunks(self) -> AsyncIterator[bytes]:
         iterator = self.body_iterator.__aiter__()
         pending: asyncio.Future[Any] | None = None
         try:

@@ -271,14 +271,14 @@ class WebSocket(HTTPConnection):
         text = message.get("text")
         if text is None:
             raise await self._reject(1003, "expected a text message")
-        return text
+        return str(text)
 
     async def receive_bytes(self) -> bytes:
         message = await self.receive()
         data = message.get("bytes")
         if data is None:
             raise await self._reject(1003, "expected a binary message")
-        return data
+        return bytes(data)
 
     async def receive_json(self, mode: str = "text") -> Any:
         """The next message decoded as JSON (orjson), from a text frame or, with

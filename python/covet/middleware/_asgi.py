@@ -28,7 +28,8 @@ def get_header(scope: Scope, name: bytes) -> bytes | None:
     """The first value of request header ``name`` (lowercase bytes), or None."""
     for key, value in scope["headers"]:
         if key == name:
-            return value
+            found: bytes = value
+            return found
     return None
 
 
