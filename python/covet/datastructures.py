@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import IO, Any, NamedTuple, TypeVar, Union
@@ -10,6 +11,30 @@ from urllib.parse import SplitResult, urlencode, urlsplit
 
 from covet import _core
 from covet.types import RawHeaders
+
+
+#: The longest ``Host`` value taken as a URL authority: a 253-byte DNS name plus
+#: ``:65535``. Longer values are ignored like any other invalid host.
+MAX_HOST_LENGTH = 259
+
+# A DNS name or IPv4 address, or a bracketed IPv6 address, then an optional port:
+# nothing that could carry userinfo, a path, a query, spaces or controls into a URL.
+_HOST = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9_.-]*|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?")
+
+
+def is_valid_host(host: str) -> bool:
+    """Whether ``host`` (a ``Host`` or ``X-Forwarded-Host`` value) is a plain
+    ``host[:port]``: a name or IPv4 address made of letters, digits, ``-``, ``_`` and
+    ``.``, or a bracketed IPv6 address, with a port of at most 65535. Anything else
+    (``evil.com/path``, ``a b``, ``user@host``, CR/LF, an unclosed ``[``, an overlong
+    value) is refused, so it can never change the host of ``request.url``."""
+    if len(host) > MAX_HOST_LENGTH:
+        return False
+    match = _HOST.fullmatch(host)
+    if match is None:
+        return False
+    port = match.group(1)
+    return port is None or int(port) <= 65535
 
 
 class Address(NamedTuple):

@@ -10,6 +10,12 @@ origin get the app's response unchanged, which the browser then refuses to expos
 
 With ``allow_credentials=True`` the wildcard origin is never sent: the request's
 origin is echoed instead, with ``Vary: Origin`` so caches keep one copy per origin.
+The same happens with ``allow_origins=["*"]`` for a request that carries a
+``Cookie`` header (a credentialed request, which browsers refuse to answer with
+``*``), as Starlette does.
+
+Origins are compared literally (exact strings); only ``allow_origin_regex`` is a
+regular expression, and no pattern is ever built from ``allow_origins``.
 """
 
 from __future__ import annotations
@@ -147,9 +153,12 @@ class CORSMiddleware:
         origin: bytes | None = None
         request_method: bytes | None = None
         request_headers: bytes | None = None
+        has_cookie = False
         for key, value in scope["headers"]:
             if key == b"origin":
                 origin = value
+            elif key == b"cookie":
+                has_cookie = True
             elif key == b"access-control-request-method":
                 request_method = value
             elif key == b"access-control-request-headers":
@@ -162,10 +171,10 @@ class CORSMiddleware:
         if scope["method"] == "OPTIONS" and request_method is not None:
             await self._preflight(send, origin, request_method, request_headers)
             return
-        await self._simple(scope, receive, send, origin)
+        await self._simple(scope, receive, send, origin, has_cookie)
 
-    def _origin_headers(self, origin: bytes, headers: RawHeaders) -> None:
-        if self._wildcard:
+    def _origin_headers(self, origin: bytes, headers: RawHeaders, *, echo: bool = False) -> None:
+        if self._wildcard and not echo:
             headers.append((b"access-control-allow-origin", b"*"))
         else:
             headers.append((b"access-control-allow-origin", origin))
@@ -202,7 +211,9 @@ class CORSMiddleware:
             headers.append((b"access-control-allow-headers", ", ".join(names).encode("latin-1")))
         await send_response(send, 200, plain_response_headers(b"OK", headers), b"OK")
 
-    async def _simple(self, scope: Scope, receive: Receive, send: Send, origin: bytes) -> None:
+    async def _simple(
+        self, scope: Scope, receive: Receive, send: Send, origin: bytes, has_cookie: bool
+    ) -> None:
         if not self.is_allowed_origin(origin.decode("latin-1")):
             await self.app(scope, receive, send)
             return
@@ -210,7 +221,8 @@ class CORSMiddleware:
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = without(message.get("headers", ()), _CORS_RESPONSE_HEADERS)
-                self._origin_headers(origin, headers)
+                # A credentialed request cannot be answered with "*": echo the origin.
+                self._origin_headers(origin, headers, echo=has_cookie)
                 headers.extend(self._simple_headers)
                 message["headers"] = headers
             await send(message)

@@ -8,7 +8,11 @@ event stream. A whole body is compressed in one go; a streamed body
 (``more_body=True``) is compressed chunk by chunk with one ``zlib`` stream, each
 chunk flushed so a streaming client is never starved. ``Content-Length`` is fixed
 (or dropped for streams), a strong ``ETag`` becomes weak, and
-``Vary: Accept-Encoding`` is added. ``HEAD`` responses pass through untouched.
+``Vary: Accept-Encoding`` is added. A response that would have been compressed for
+a client accepting gzip gets ``Vary: Accept-Encoding`` too when this client does not
+accept it (whole and streamed bodies alike, as in Starlette), so a shared cache
+never hands the identity copy to gzip clients or the reverse. ``HEAD`` responses
+pass through untouched.
 """
 
 from __future__ import annotations
@@ -128,25 +132,23 @@ class GZipMiddleware:
         return media_type in self._excluded or media_type.startswith(self._excluded_prefixes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] == "HEAD"
-            or not accepts_gzip(get_header(scope, b"accept-encoding"))
-        ):
+        if scope["type"] != "http" or scope["method"] == "HEAD":
             await self.app(scope, receive, send)
             return
-        await _GZipResponder(self, send).run(scope, receive)
+        gzip = accepts_gzip(get_header(scope, b"accept-encoding"))
+        await _GZipResponder(self, send, gzip).run(scope, receive)
 
 
 class _GZipResponder:
     """Per-response state: holds ``http.response.start`` until the first body chunk
     shows whether (and how) to compress."""
 
-    __slots__ = ("compressor", "config", "mode", "send", "start")
+    __slots__ = ("compressor", "config", "gzip", "mode", "send", "start")
 
-    def __init__(self, config: GZipMiddleware, send: Send) -> None:
+    def __init__(self, config: GZipMiddleware, send: Send, gzip: bool) -> None:
         self.config = config
         self.send = send
+        self.gzip = gzip  # whether the client accepts gzip
         self.start: Message | None = None
         self.compressor: Any = None
         self.mode = "pending"  # -> "identity" | "gzip"
@@ -228,6 +230,15 @@ class _GZipResponder:
         more = message.get("more_body", False)
         if not more and len(body) < self.config.minimum_size:
             self.mode = "identity"
+            await self.send(start)
+            await self.send(message)
+            return
+        if not self.gzip:
+            # Compressible, but not for this client: caches must still key on it.
+            self.mode = "identity"
+            headers = list(start.get("headers", ()))
+            add_vary(headers, b"Accept-Encoding")
+            start["headers"] = headers
             await self.send(start)
             await self.send(message)
             return

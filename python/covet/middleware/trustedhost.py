@@ -1,11 +1,18 @@
 """Reject requests whose ``Host`` header is not one of ours (Host-header attacks:
-cache poisoning, password-reset links pointing elsewhere, open redirects)."""
+cache poisoning, password-reset links pointing elsewhere, open redirects).
+
+Hosts are compared as plain strings (exact names, or a literal ``.example.com``
+suffix for ``*.example.com``); no pattern is built from ``allowed_hosts``. A Host
+header that is not a plain ``host[:port]`` (``covet.datastructures.is_valid_host``:
+no path, userinfo, spaces or controls) is refused before any comparison, so
+``evil.com/x.example.com`` cannot pass for a subdomain."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from urllib.parse import quote
 
+from covet.datastructures import is_valid_host
 from covet.middleware._asgi import (
     ASGIApp,
     Receive,
@@ -86,7 +93,8 @@ class TrustedHostMiddleware:
             await self.app(scope, receive, send)
             return
         raw = get_header(scope, b"host")
-        host = host_without_port(raw.decode("latin-1")) if raw else ""
+        value = raw.decode("latin-1").strip() if raw else ""
+        host = host_without_port(value) if is_valid_host(value) else ""
         if host and self.is_allowed(host):
             await self.app(scope, receive, send)
             return
