@@ -12,7 +12,6 @@ Needs ``jinja2`` (``pip install 'covetpy[templates]'``).
 
 from __future__ import annotations
 
-import inspect
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -25,6 +24,7 @@ except ModuleNotFoundError as exc:
         "covet.templating needs the 'jinja2' package: pip install 'covetpy[templates]'"
     ) from exc
 
+from covet.background import BackgroundTask
 from covet.datastructures import URL
 from covet.requests import Request
 from covet.responses import HTMLResponse
@@ -54,18 +54,12 @@ class _TemplateResponse(HTMLResponse):
         status_code: int = 200,
         headers: HeadersInput = None,
         media_type: str | None = None,
-        background: Any = None,
+        background: BackgroundTask | None = None,
     ) -> None:
         self.template = template
         self.context = context
         content = template.render(context)
-        if background is None:
-            super().__init__(content, status_code, headers, media_type)
-            return
-        if "background" not in inspect.signature(HTMLResponse.__init__).parameters:
-            raise TypeError("background= is not supported by this version of covet's responses")
-        init: Any = super().__init__
-        init(content, status_code, headers, media_type, background=background)
+        super().__init__(content, status_code, headers, media_type, background)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Starlette's test client asks for the template and context this way.
@@ -129,7 +123,7 @@ class Jinja2Templates:
         status_code: int = 200,
         headers: HeadersInput = None,
         media_type: str | None = None,
-        background: Any = None,
+        background: BackgroundTask | None = None,
     ) -> _TemplateResponse: ...
 
     @overload
@@ -140,7 +134,7 @@ class Jinja2Templates:
         status_code: int = 200,
         headers: HeadersInput = None,
         media_type: str | None = None,
-        background: Any = None,
+        background: BackgroundTask | None = None,
     ) -> _TemplateResponse: ...
 
     def TemplateResponse(self, *args: Any, **kwargs: Any) -> _TemplateResponse:

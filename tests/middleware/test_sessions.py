@@ -187,16 +187,67 @@ async def test_cookies_in_starlettes_format_are_read_and_ours_decode_the_same_wa
     assert json.loads(base64.b64decode(data)) == {"a": [1, 2], "b": "x"}
 
 
+async def session_seen(cookie_header: bytes) -> tuple[dict[str, Any], list[Any]]:
+    """The session an app behind the middleware sees for a raw Cookie header, and
+    the headers of its response (straight ASGI: any bytes can be sent)."""
+    seen: dict[str, Any] = {}
+    sent: list[Any] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        seen.update(scope["session"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            sent.extend(message["headers"])
+
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": [(b"cookie", cookie_header)]}
+    await SessionMiddleware(app, secret_key=SECRET)(scope, receive, send)
+    return seen, sent
+
+
 @pytest.mark.parametrize(
     "cookie",
-    ["", "garbage", "...", "a.b.c", "\u00e9\u00e9.x.y", "x" * 8000, starlette_cookie([1, 2])],
-    ids=["empty", "garbage", "dots", "three-parts", "non-ascii", "huge", "json-list"],
+    [
+        b"session=",
+        b"session=garbage",
+        b"session=...",
+        b"session=a.b.c",
+        "session=\u00e9\u00e9.x.y".encode("latin-1"),
+        b"session=\xff\xfe.\x00.y",
+        b"session=" + b"x" * 8000,
+        b"session=" + starlette_cookie([1, 2]).encode(),
+        b"session",
+        b";;;=;session=",
+    ],
+    ids=[
+        "empty",
+        "garbage",
+        "dots",
+        "three-parts",
+        "latin-1",
+        "binary",
+        "huge",
+        "json-list",
+        "no-value",
+        "separators",
+    ],
 )
-async def test_malformed_cookie_values_give_an_empty_session_not_an_error(cookie: str) -> None:
-    client = ASGITestClient(make_app())
-    response = await client.get("/view", cookies={"session": cookie})
-    assert response.status_code == 200
-    assert response.json() == {"session": {}}
+async def test_malformed_cookie_values_give_an_empty_session_not_an_error(cookie: bytes) -> None:
+    seen, sent = await session_seen(cookie)
+    assert seen == {}
+    assert sent == []  # nothing to write, nothing to delete
+
+
+async def test_raw_cookie_header_with_a_valid_session_among_others_is_read() -> None:
+    header = b"theme=dark; session=" + starlette_cookie({"a": 1}).encode() + b"; x=y"
+    seen, sent = await session_seen(header)
+    assert seen == {"a": 1}
+    assert [name for name, _ in sent] == [b"set-cookie"]
 
 
 async def test_signed_cookie_whose_payload_is_not_base64_json_gives_an_empty_session() -> None:

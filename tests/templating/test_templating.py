@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ import jinja2
 import pytest
 
 from covet.app import CovetASGIApp
+from covet.background import BackgroundTask
 from covet.requests import Request
 from covet.responses import HTMLResponse
 from covet.routing import CovetRouter
@@ -287,20 +287,24 @@ async def test_debug_extension_receives_template_and_context(template_dir: Path)
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
 
 
-def test_background_is_passed_on_when_responses_support_it(template_dir: Path) -> None:
+async def test_background_task_runs_after_the_template_is_sent(template_dir: Path) -> None:
     templates = Jinja2Templates(directory=template_dir)
+    events: list[str] = []
+    router = CovetRouter()
 
-    async def task() -> None:
-        pass
+    async def page(request: Request) -> HTMLResponse:
+        task = BackgroundTask(events.append, "task ran")
+        response = templates.TemplateResponse(
+            request, "index.html", {"name": "bg"}, background=task
+        )
+        assert response.background is task
+        events.append("handler returned")
+        return response
 
-    if "background" in inspect.signature(HTMLResponse.__init__).parameters:
-        response = templates.TemplateResponse(make_request(), "index.html", background=task)
-        assert response.background is task  # type: ignore[attr-defined]
-    else:
-        with pytest.raises(TypeError, match="background= is not supported"):
-            templates.TemplateResponse(make_request(), "index.html", background=task)
-    response = templates.TemplateResponse(make_request(), "index.html", background=None)
-    assert response.status_code == 200
+    router.add_route("/", page, ["GET"])
+    response = await ASGITestClient(CovetASGIApp(router=router)).get("/")
+    assert response.text == "<h1>Hello bg</h1><p>/</p>"
+    assert events == ["handler returned", "task ran"]
 
 
 def test_missing_jinja2_names_the_extra_to_install() -> None:
