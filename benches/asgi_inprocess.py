@@ -64,26 +64,6 @@ SUBJECT = "CovetPy"
 #: CovetPy may be at most this many times slower than the raw ASGI app.
 TARGET_RATIO = 1.5
 
-#: Reference µs/request measured by the CEO on a 2-core machine (harness included).
-REFERENCE: dict[str, dict[str, float]] = {
-    "raw ASGI": {
-        "plain": 1.42, "json": 3.17, "path_params": 3.83, "route_table": 3.97,
-        "post_echo": 19.3, "query_header": 6.99, "not_found": 1.83,
-    },
-    "Starlette": {
-        "plain": 8.29, "json": 11.3, "path_params": 12.7, "route_table": 130,
-        "post_echo": 31.6, "query_header": 19.7, "not_found": 213,
-    },
-    "BlackSheep": {
-        "plain": 3.79, "json": 6.76, "path_params": 8.63, "route_table": 63.6,
-        "post_echo": 25.3, "query_header": 20.4, "not_found": 57.1,
-    },
-    "Falcon": {
-        "plain": 4.91, "json": 8.35, "path_params": 9.09, "route_table": 11.0,
-        "post_echo": 26.2, "query_header": 10.2, "not_found": 13.6,
-    },
-}  # fmt: skip
-
 BASE_HEADERS = [
     (b"host", b"127.0.0.1:8000"),
     (b"user-agent", b"covet-bench/1.0"),
@@ -693,14 +673,6 @@ def markdown(report: dict[str, Any]) -> str:
         for scen, name, error, pending in errors:
             tag = "pending (feature not merged yet)" if pending else "ERROR"
             lines.append(f"- {name} / {scen}: {tag}: `{error}`")
-    refs = [n for n in names if n in REFERENCE]
-    if refs:
-        lines += [
-            "",
-            "Reference (CEO's 2-core machine, µs/request): "
-            + "; ".join(f"{n} " + " / ".join(f"{v:g}" for v in REFERENCE[n].values()) for n in refs)
-            + " (plain / json / path params / route table / POST echo / query+header / 404).",
-        ]
     upload = report.get("upload")
     if upload:
         lines += [

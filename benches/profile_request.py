@@ -112,11 +112,12 @@ async def build_steps(scenario: str) -> dict[str, tuple[Callable[[], Any], bool]
         if len(sent) > 4096:
             sent.clear()
 
-    status, route, params = router.lookup("GET", raw_path.encode())
-    assert status == 200, (status, path)
+    match = router.lookup("GET", raw_path.encode())
+    route, params = match.route, match.params
+    assert route is not None, (match, path)
     request = Request(scope, harness.make_receive(messages), params)
-    response = await route.endpoint(request)
-    raw_bytes = shell.route_path(scope)
+    response = await route.call(request)
+    raw_bytes = raw_path.encode()
     core = router._core
     record = getattr(app, "_record", None)
 
@@ -136,7 +137,7 @@ async def build_steps(scenario: str) -> dict[str, tuple[Callable[[], Any], bool]
         await null_app(scope, None, None)
 
     async def endpoint() -> Any:
-        return await route.endpoint(request)
+        return await route.call(request)
 
     async def respond() -> None:
         await response(scope, None, send)
@@ -155,17 +156,19 @@ async def build_steps(scenario: str) -> dict[str, tuple[Callable[[], Any], bool]
         "end to end: raw ASGI app": (call_raw, True),
         "harness: scope copy + receive + empty app": (call_null, True),
         "one coroutine layer (await of a trivial async def)": (layer, True),
-        "route_path(scope)": (lambda: shell.route_path(scope), False),
         "router.lookup (Python wrapper + Rust)": (
             lambda: router.lookup("GET", raw_bytes),
             False,
         ),
-        "_core.Router.lookup (the Rust call alone)": (lambda: core.lookup("GET", raw_bytes), False),
+        "_core.Router.match_path (the Rust call alone)": (
+            lambda: core.match_path("GET", raw_bytes),
+            False,
+        ),
         "Request(scope, receive, params)": (
             lambda: Request(scope, None, params),
             False,
         ),
-        "handler: await route.endpoint(request) (incl. response)": (endpoint, True),
+        "handler: await route.call(request) (incl. response)": (endpoint, True),
         "response construction alone": (build_response, False),
         "to_response(response)": (lambda: shell.to_response(response), False),
         "await response(scope, receive, send) (2 sends)": (respond, True),
@@ -173,13 +176,13 @@ async def build_steps(scenario: str) -> dict[str, tuple[Callable[[], Any], bool]
     }
     if record is not None:
         steps["stats: app._record(status, ns)"] = (lambda: record(200, 1234), False)
-    match_scope = getattr(app, "_match_scope", None)
-    if match_scope is not None:
-        limits = app._limits
-        steps[MATCH_SCOPE] = (
-            lambda: match_scope(scope, limits.max_header_count, limits.max_url_length),
-            False,
-        )
+    limits = app.limits
+    steps[MATCH_SCOPE] = (
+        lambda: router.match_scope(
+            scope, limits.max_header_count, limits.max_url_length, router.redirect_slashes
+        ),
+        False,
+    )
 
     async def inline_sends() -> None:
         await send(
@@ -195,7 +198,7 @@ async def build_steps(scenario: str) -> dict[str, tuple[Callable[[], Any], bool]
     return steps
 
 
-MATCH_SCOPE = "routing: app._match_scope(scope, limits) (limits + path + lookup, one Rust call)"
+MATCH_SCOPE = "routing: router.match_scope(scope, limits) (limits + path + lookup, one Rust call)"
 INLINE_SENDS = "two sends done inline by the shell (no Response.__call__ frame)"
 
 
@@ -207,12 +210,12 @@ def on_path() -> list[str]:
     handler = getattr(type(app), "_serve", None) or type(app)._handle_http
     source = inspect.getsource(handler)
     steps = [HARNESS, "Request(scope, receive, params)",
-             "handler: await route.endpoint(request) (incl. response)",
+             "handler: await route.call(request) (incl. response)",
              "perf_counter_ns() (called twice)", "stats: app._record(status, ns)"]  # fmt: skip
-    if "_match_scope(" in source:
+    if "match_scope(" in source:
         steps.append(MATCH_SCOPE)
     else:
-        steps += ["route_path(scope)", "router.lookup (Python wrapper + Rust)"]
+        steps.append("router.lookup (Python wrapper + Rust)")
     if "response = to_response(await" in source:
         steps.append("to_response(response)")
     if "_send_rendered" in source:

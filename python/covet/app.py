@@ -339,7 +339,10 @@ class CovetASGIApp:
             else:  # runs its own background task
                 status = await _send_response(response, scope, receive, send)
         finally:
-            self._finish(status, start)
+            if status:  # _finish, inlined
+                self._record(status, perf_counter_ns() - start)
+            else:
+                self._stats.client_disconnected()
             if request._form is not None:
                 await request.close()  # the form's uploads: temp files go away now
         if background is not None:
