@@ -7,7 +7,6 @@ reads. ``Request`` and ``WebSocket`` derive from ``HTTPConnection``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -17,32 +16,14 @@ from covet.datastructures import URL, Address, Headers, QueryParams, State
 from covet.types import Scope
 
 _PATH_SAFE = "/!$&'()*+,;=:@"
-_COOKIE_ESCAPE = re.compile(r"\\(?:([0-3][0-7][0-7])|(.))", re.DOTALL)
-
-
-def _unescape_cookie(match: re.Match[str]) -> str:
-    octal = match.group(1)
-    return chr(int(octal, 8)) if octal is not None else match.group(2)
 
 
 def parse_cookie_header(header: str) -> dict[str, str]:
-    """The ``Cookie`` header as a dict (the first of repeated names wins). A value in
-    double quotes with backslash escapes (what ``set_cookie`` and Python's
-    ``SimpleCookie`` send for values such as ``"Hello, cookies!"``) is unescaped, as
-    Starlette does; headers without a backslash take the Rust parser alone."""
-    if "\\" not in header:
-        return _core.parse_cookies(header)
-    cookies: dict[str, str] = {}
-    for chunk in header.split(";"):
-        name, sep, value = chunk.partition("=")
-        name = name.strip()
-        if not sep or not name or name in cookies:
-            continue
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] == '"':
-            value = _COOKIE_ESCAPE.sub(_unescape_cookie, value[1:-1])
-        cookies[name] = value
-    return cookies
+    """The ``Cookie`` header as a dict, parsed in Rust exactly like Starlette's
+    ``cookie_parser``: the last of repeated names wins, a chunk without ``=`` is
+    stored under the empty name, and a double-quoted value is unquoted like
+    ``http.cookies`` does (``"Hello\\054 cookies!"`` reads ``Hello, cookies!``)."""
+    return _core.parse_cookies(header)
 
 
 class HTTPConnection(Mapping[str, Any]):

@@ -1,4 +1,5 @@
-"""Response.set_cookie / delete_cookie: attributes, and validation against injection."""
+"""Response.set_cookie / delete_cookie: attributes, and validation against injection;
+request.cookies: parsed like Starlette's cookie_parser."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from covet import _core
 from covet.app import create_asgi_app
 from covet.responses import JSONResponse, Response
 from covet.routing import CovetRouter
@@ -171,3 +175,88 @@ async def test_cookies_reach_the_client_through_the_app() -> None:
     response = await client.get("/logout")
     assert response.status_code == 204
     assert response.headers["set-cookie"].startswith("sid=; Max-Age=0; Expires=Thu, 01 Jan 1970")
+
+
+# -- request.cookies: parsed like Starlette's cookie_parser --------------------------------
+
+
+def starlette_like_cookies(header: str) -> dict[str, str]:
+    """The reference: Starlette's documented rules, with the stdlib's unquoting."""
+    from http.cookies import _unquote
+
+    result: dict[str, str] = {}
+    for chunk in header.split(";"):
+        name, sep, value = chunk.partition("=")
+        if not sep:
+            name, value = "", chunk
+        name, value = name.strip(), value.strip()
+        if name or value:
+            result[name] = _unquote(value)
+    return result
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("a=1; b=2", {"a": "1", "b": "2"}),
+        ("a=1; a=2; a=3", {"a": "3"}),
+        ("flag; a=1", {"": "flag", "a": "1"}),
+        ("=v; flag", {"": "flag"}),
+        ("a=; b", {"a": "", "": "b"}),
+        (" ; = ;;", {}),
+        ('a="x\\054y"', {"a": "x,y"}),
+        ('a="say \\"hi\\""', {"a": 'say "hi"'}),
+        ('a="back\\\\slash"', {"a": "back\\slash"}),
+        ('a="\\377\\400"', {"a": "\xff400"}),
+        ('a="unterminated', {"a": '"unterminated'}),
+        ('a="', {"a": '"'}),
+        ('a=""', {"a": ""}),
+        ("a=x\\054y", {"a": "x\\054y"}),
+        ("tok=a=b", {"tok": "a=b"}),
+        ("\x1ca\x1f=\x85b\xa0", {"a": "b"}),
+    ],
+)
+def test_cookie_header_parsing_matches_starlette(header: str, expected: dict[str, str]) -> None:
+    assert starlette_like_cookies(header) == expected
+    assert _core.parse_cookies(header) == expected
+
+
+def test_repeated_cookie_name_keeps_the_last_value_in_first_position() -> None:
+    parsed = _core.parse_cookies("a=1; b=2; a=3")
+    assert list(parsed.items()) == [("a", "3"), ("b", "2")]
+
+
+COOKIE_TEXT = st.text(
+    alphabet=st.sampled_from(list('ab=; \t"\\0123478\n\x1c\xa0\x85\xe9,')), max_size=40
+)
+
+
+@settings(max_examples=500, derandomize=True, database=None)
+@given(COOKIE_TEXT)
+def test_cookie_parsing_matches_the_reference_on_arbitrary_headers(header: str) -> None:
+    assert _core.parse_cookies(header) == starlette_like_cookies(header)
+
+
+@settings(max_examples=200, derandomize=True, database=None)
+@given(st.text(st.characters(max_codepoint=0xFF), max_size=20))
+def test_set_cookie_values_read_back_unchanged(value: str) -> None:
+    if any(ch < " " or ch == "\x7f" for ch in value):
+        return  # refused by set_cookie (control characters)
+    response = Response()
+    response.set_cookie("sid", value)
+    header = set_cookies(response)[0].split("; Path=")[0]
+    assert _core.parse_cookies(header) == {"sid": value}
+
+
+async def test_request_cookies_through_the_app() -> None:
+    router = CovetRouter()
+
+    @router.get("/")
+    async def cookies(request: Any) -> dict[str, str]:
+        return dict(request.cookies)
+
+    client = ASGITestClient(create_asgi_app(router))
+    response = await client.get(
+        "/", headers={"cookie": 'sid=old; theme="dark\\054 blue"; legacy; sid=new'}
+    )
+    assert response.json() == {"sid": "new", "theme": "dark, blue", "": "legacy"}

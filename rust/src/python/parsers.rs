@@ -24,15 +24,14 @@ fn parse_query<'py>(
     Ok(list)
 }
 
-/// Parses a `Cookie` header into a dict; the first occurrence of a name wins (the
-/// browser sends the most specific path first).
+/// Parses a `Cookie` header into a dict as Starlette's `cookie_parser` does: the
+/// last occurrence of a name wins, a chunk without `=` is stored under the empty
+/// name, and double-quoted values are unquoted like `http.cookies._unquote`.
 #[pyfunction]
 fn parse_cookies<'py>(py: Python<'py>, header: &str) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
     for (name, value) in cookies::parse(header) {
-        if !dict.contains(name)? {
-            dict.set_item(name, value)?;
-        }
+        dict.set_item(name, value.as_ref())?;
     }
     Ok(dict)
 }
