@@ -685,3 +685,42 @@ def test_extras_name_what_the_optional_modules_need() -> None:
     assert any(req.startswith("jinja2") for req in found["templates"])
     assert any(req.startswith("itsdangerous") for req in found["sessions"])
     assert any(req.startswith("redis") for req in found["redis"])
+
+
+def test_gunicorn_with_a_bad_setting_exits_naming_the_variable() -> None:
+    result = subprocess.run(
+        [str(BIN / "gunicorn"), "-c", str(CONF), "examples.hello:app"],
+        cwd=ROOT,
+        env={**os.environ, "GUNICORN_WORKERS": "lots"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "GUNICORN_WORKERS must be an integer, got 'lots'" in result.stdout + result.stderr
+
+
+# -- README ----------------------------------------------------------------------------------
+def readme_deployment_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("\n## Deployment\n") :]
+    section = section[: section.index("\n## ", 1)]
+    (block,) = re.findall(r"```sh\n(.*?)```", section, re.DOTALL)
+    return [line for line in block.splitlines() if line and not line.startswith("#")]
+
+
+def test_readme_deployment_commands_are_the_ones_tested_here() -> None:
+    commands = readme_deployment_commands()
+    cmd = " ".join(exec_form(steps("runtime", "CMD")[-1]))
+    conf_source = CONF.read_text()
+    gunicorn_lines = [line for line in commands if "gunicorn -c" in line]
+    assert gunicorn_lines
+    for line in gunicorn_lines:
+        words = shlex.split(line)
+        settings = [w.split("=")[0] for w in words if re.fullmatch(r"[A-Z_]+=.*", w)]
+        assert " ".join(words[len(settings) :]) == cmd
+        assert all(f'"{name}"' in conf_source for name in settings), settings
+    (run,) = [line for line in commands if line.startswith("docker run")]
+    assert f"-p 8000:{steps('runtime', 'EXPOSE')[0]}" in run
+    assert "docker compose up --build" in commands
+    assert "8080:80" in compose()["services"]["nginx"]["ports"]
