@@ -52,6 +52,12 @@ DENIAL_EXTENSION = "websocket.http.response"
 
 _MAX_REASON_BYTES = 123  # a close frame carries at most 125 bytes: code + reason
 
+# A Response's messages and their names inside a WebSocket denial response.
+_DENIAL_MESSAGES = {
+    "http.response.start": "websocket.http.response.start",
+    "http.response.body": "websocket.http.response.body",
+}
+
 
 class WebSocketState(enum.Enum):
     CONNECTING = 0
@@ -82,13 +88,22 @@ class WebSocketDisconnect(Exception):
 
 class WebSocketException(Exception):
     """Raise from a WebSocket handler to close the connection with ``code`` (default
-    1008, policy violation). Raised before ``accept()``, it refuses the handshake."""
+    1008, policy violation). Raised before ``accept()``, it refuses the handshake.
+
+    As in Starlette, ``str()`` is ``"1008: reason"`` and ``repr()`` is
+    ``WebSocketException(code=1008, reason='reason')``, so logs name both."""
 
     def __init__(self, code: int = 1008, reason: str | None = None) -> None:
         _check_close(code, reason)
         self.code = code
         self.reason = reason or ""
         super().__init__(code, self.reason)
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.reason}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, reason={self.reason!r})"
 
 
 def _check_close(code: int, reason: str | None) -> None:
@@ -108,6 +123,7 @@ class WebSocket(HTTPConnection):
 
     __slots__ = (
         "_accepted",
+        "_denial_complete",
         "_receive",
         "_send",
         "_stats",
@@ -135,6 +151,7 @@ class WebSocket(HTTPConnection):
         self._send = send
         self._stats = stats
         self._accepted = False
+        self._denial_complete = False
         self.max_message_size = max_message_size
         self.client_state = CONNECTING
         self.application_state = CONNECTING
@@ -193,23 +210,72 @@ class WebSocket(HTTPConnection):
             self._stats.websocket_opened()
 
     async def send_denial_response(self, response: Any) -> None:
-        """Refuses the handshake with an HTTP ``response`` (a ``Response``). Servers
-        without the ``websocket.http.response`` extension get a plain close, which
-        they answer with 403."""
+        """Refuses the handshake with an HTTP ``response`` (any ``Response``,
+        streaming and file responses included: its ``http.response.*`` messages are
+        sent as ``websocket.http.response.*`` through ``send``, which checks their
+        order). Servers without the ``websocket.http.response`` extension get a
+        plain close, which they answer with 403."""
         if self.application_state is not CONNECTING:
             raise RuntimeError("a denial response can only be sent before accept()")
         if DENIAL_EXTENSION not in (self.scope.get("extensions") or {}):
             await self.close()
             return
-        self.application_state = RESPONSE
-        await self._send(
-            {
-                "type": "websocket.http.response.start",
-                "status": response.status_code,
-                "headers": response.raw_headers,
-            }
-        )
-        await self._send({"type": "websocket.http.response.body", "body": response.body})
+
+        async def receive() -> Message:
+            message = await self._receive()
+            if message["type"] == "websocket.disconnect":
+                return {"type": "http.disconnect"}
+            return message
+
+        async def send(message: Message) -> None:
+            kind = message["type"]
+            if kind not in _DENIAL_MESSAGES:
+                raise RuntimeError(f"{kind!r} cannot be part of a WebSocket denial response")
+            await self.send({**message, "type": _DENIAL_MESSAGES[kind]})
+
+        await response(self.scope, receive, send)
+
+    async def _send_denial(self, message: Message) -> None:
+        """``send`` outside a connection: the messages of a denial response, in
+        order (``websocket.http.response.start``, then ``...body`` messages until
+        one without ``more_body``), each checked before it reaches the server."""
+        kind = message.get("type")
+        state = self.application_state
+        if state is CONNECTING and kind == "websocket.http.response.start":
+            if DENIAL_EXTENSION not in (self.scope.get("extensions") or {}):
+                raise RuntimeError(
+                    "the server does not offer the websocket.http.response extension: "
+                    "refuse the handshake with close() (the server answers 403)"
+                )
+            status = message.get("status")
+            if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+                raise ValueError(f"invalid denial response status {status!r}")
+            headers = _core.encode_headers(list(message.get("headers") or ()))
+            message = {"type": kind, "status": status, "headers": headers}
+            self.application_state = RESPONSE
+            self._denial_complete = False
+        elif state is RESPONSE and kind == "websocket.http.response.body":
+            if self._denial_complete:
+                raise RuntimeError("the denial response is already complete")
+            body = message.get("body", b"")
+            if not isinstance(body, (bytes, bytearray, memoryview)):
+                raise TypeError(f"a denial response body must be bytes, not {type(body).__name__}")
+            if not message.get("more_body", False):
+                self._denial_complete = True
+        elif state is CONNECTING:
+            raise RuntimeError(
+                f"cannot send {kind!r} before accept(): expected "
+                "'websocket.http.response.start' (a denial response) or accept()/close()"
+            )
+        elif state is RESPONSE:
+            expected = "nothing more" if self._denial_complete else "'websocket.http.response.body'"
+            raise RuntimeError(f"cannot send {kind!r} in a denial response: expected {expected}")
+        else:
+            raise self._unusable("send")
+        try:
+            await self._send(message)
+        except OSError:
+            raise self._lost() from None
 
     # -- state errors ---------------------------------------------------------------
     def _peer_gone(self, message: Message) -> None:
@@ -319,9 +385,17 @@ class WebSocket(HTTPConnection):
     # -- sending --------------------------------------------------------------------
     async def send(self, message: Message) -> None:
         """Sends a raw ``websocket.send`` message. A lost connection raises
-        ``WebSocketDisconnect(1006)``."""
+        ``WebSocketDisconnect(1006)``.
+
+        Before ``accept()`` it sends a denial response in as many messages as the
+        handler likes: ``{"type": "websocket.http.response.start", "status": ...,
+        "headers": [...]}`` then ``{"type": "websocket.http.response.body", "body":
+        ..., "more_body": True}`` ... and a last body without ``more_body``. Any
+        other order raises ``RuntimeError``; a bad status, header or body is a
+        ``ValueError``/``TypeError`` before anything reaches the server."""
         if self.application_state is not CONNECTED:
-            raise self._unusable("send")
+            await self._send_denial(message)
+            return
         try:
             await self._send(message)
         except OSError:  # the server's "client disconnected" (uvicorn: ClientDisconnected)
