@@ -20,8 +20,10 @@ setting                   default     answer when exceeded
                                       was an unbounded field/file count).
 ``max_files``             1000        413. File parts in a multipart form.
 ``max_field_size``        1 MiB       413. Bytes of one non-file value (multipart
-                                      part or urlencoded value); values are held in
-                                      memory, files are not.
+                                      part or urlencoded value) and of one field
+                                      name (urlencoded key, with or without ``=``,
+                                      or part name); these are held in memory,
+                                      files are not.
 ``max_part_header_size``  16 KiB      413. Bytes of one part's header block.
 ``max_part_headers``      32          413. Header lines in one part (browsers send
                                       two or three).

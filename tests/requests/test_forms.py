@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from covet import FormData, Request, Response, UploadFile, _core
+from covet import FormData, Limits, Request, Response, UploadFile, _core
 from covet.datastructures import Headers
 from covet.testing import ASGITestClient
 from formhelpers import encode_multipart, make_app
@@ -186,6 +186,44 @@ def test_urlencoded_form_binding_limits() -> None:
         _core.parse_urlencoded_form(b"a=1&b=2", 1, 10)
     with pytest.raises(_core.FormLimitError, match="exceeds 1 bytes"):
         _core.parse_urlencoded_form(b"a=12", 5, 1)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"k" * 100_000, b"k" * 100_000 + b"=v", b"a=1&" + b"%6B" * 1001],
+    ids=["key without '='", "key with a value", "percent-encoded key"],
+)
+async def test_oversized_urlencoded_key_is_413(body: bytes) -> None:
+    app = make_app(form_items, Limits(max_field_size=1000))
+    response = await ASGITestClient(app).post("/", body=body, headers=URLENCODED)
+    assert response.status_code == 413
+    assert response.json() == {"detail": "a form field's name exceeds 1000 bytes"}
+
+
+async def test_urlencoded_key_at_the_field_size_limit_is_accepted() -> None:
+    app = make_app(form_items, Limits(max_field_size=1000))
+    body = b"k" * 999 + b"%6B&" + b"v" * 1000
+    response = await ASGITestClient(app).post("/", body=body, headers=URLENCODED)
+    assert response.status_code == 200
+    assert response.json()["items"] == [["k" * 1000, ""], ["v" * 1000, ""]]
+
+
+async def test_per_call_max_field_size_applies_to_keys() -> None:
+    async def handler(request: Request) -> dict[str, int]:
+        form = await request.form(max_field_size=3)
+        return {"fields": len(form)}
+
+    client = ASGITestClient(make_app(handler))
+    assert (await client.post("/", body=b"abc", headers=URLENCODED)).json() == {"fields": 1}
+    rejected = await client.post("/", body=b"abcd", headers=URLENCODED)
+    assert rejected.status_code == 413
+
+
+def test_urlencoded_form_binding_limits_keys() -> None:
+    with pytest.raises(_core.FormLimitError, match="name exceeds 1 bytes"):
+        _core.parse_urlencoded_form(b"ab", 5, 1)
+    with pytest.raises(_core.FormLimitError, match="name exceeds 1 bytes"):
+        _core.parse_urlencoded_form(b"ab=1", 5, 1)
 
 
 async def test_form_data_and_upload_file_can_be_built_directly() -> None:

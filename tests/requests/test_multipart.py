@@ -226,6 +226,19 @@ async def test_quoted_boundary_with_special_characters_is_accepted() -> None:
     assert response.json() == {"a": ["1"]}
 
 
+@pytest.mark.parametrize("filename", [None, "a.txt"], ids=["field", "file"])
+async def test_oversized_part_name_is_413(filename: str | None) -> None:
+    name = "n" * 101
+    value: Any = "v" if filename is None else (filename, b"content", None)
+    body, content_type = encode_multipart([(name, value)])
+    app = make_app(describe, Limits(max_field_size=100))
+    response = await post(app, body, content_type)
+    assert response.status_code == 413
+    assert response.json() == {"detail": "a form field's name exceeds 100 bytes"}
+    body, content_type = encode_multipart([(name[:100], value)])
+    assert (await post(app, body, content_type)).status_code == 200
+
+
 MALFORMED: list[tuple[str, bytes, str, str]] = [
     ("missing boundary", b"--x\r\n", "multipart/form-data", "no boundary parameter"),
     (

@@ -29,8 +29,8 @@ pub struct MultipartLimits {
     pub max_part_header_size: usize,
     /// Header lines in one part.
     pub max_part_headers: usize,
-    /// Bytes in one text field's value. File parts are bounded only by the body
-    /// size limit, which the caller enforces.
+    /// Bytes in one text field's value, and in any part's name. File contents
+    /// are bounded only by the body size limit, which the caller enforces.
     pub max_field_size: usize,
 }
 
@@ -137,6 +137,9 @@ pub enum Limit {
     PartHeaderSize,
     PartHeaders,
     FieldSize,
+    /// A field's name (an urlencoded key or a part's `name`), against
+    /// `max_field_size` like values.
+    FieldNameSize,
 }
 
 /// A form that exceeds a configured limit (a 413 for the client).
@@ -159,6 +162,7 @@ impl fmt::Display for LimitExceeded {
                 write!(f, "a multipart part has more than {max} header lines")
             }
             Limit::FieldSize => write!(f, "a form field's value exceeds {max} bytes"),
+            Limit::FieldNameSize => write!(f, "a form field's name exceeds {max} bytes"),
         }
     }
 }
@@ -414,10 +418,13 @@ impl MultipartParser {
         exceeded(&self.limits, limit)
     }
 
-    /// Counts the part against the field or file limit.
+    /// Counts the part against the field or file limit and checks its name's size.
     fn start_part(&mut self, part: &PartHeaders) -> Result<(), LimitExceeded> {
         self.part_is_file = part.filename.is_some();
         self.part_size = 0;
+        if part.name.len() > self.limits.max_field_size {
+            return Err(self.limit(Limit::FieldNameSize));
+        }
         if self.part_is_file {
             if self.files == self.limits.max_files {
                 return Err(self.limit(Limit::Files));
@@ -439,7 +446,7 @@ fn exceeded(limits: &MultipartLimits, limit: Limit) -> LimitExceeded {
         Limit::Files => limits.max_files,
         Limit::PartHeaderSize => limits.max_part_header_size,
         Limit::PartHeaders => limits.max_part_headers,
-        Limit::FieldSize => limits.max_field_size,
+        Limit::FieldSize | Limit::FieldNameSize => limits.max_field_size,
     };
     LimitExceeded { limit, max }
 }
@@ -518,8 +525,9 @@ fn parse_part_headers(block: &[u8], limits: &MultipartLimits) -> Result<PartHead
 }
 
 /// Parses an `application/x-www-form-urlencoded` body with the form limits: at most
-/// `max_fields` pairs and values of at most `max_field_size` bytes once decoded.
-/// The splitting and decoding are `query::parse`'s.
+/// `max_fields` pairs, and keys and values of at most `max_field_size` bytes once
+/// decoded (a key without `=` is as much a field as a value). The splitting and
+/// decoding are `urlencoded::parse`'s.
 pub fn parse_urlencoded(
     input: &[u8],
     max_fields: usize,
@@ -531,11 +539,17 @@ pub fn parse_urlencoded(
             max: limit,
         },
     })?;
-    if pairs.iter().any(|(_, v)| v.len() > max_field_size) {
-        return Err(LimitExceeded {
-            limit: Limit::FieldSize,
-            max: max_field_size,
-        });
+    let oversized = |limit: Limit| LimitExceeded {
+        limit,
+        max: max_field_size,
+    };
+    for (key, value) in &pairs {
+        if key.len() > max_field_size {
+            return Err(oversized(Limit::FieldNameSize));
+        }
+        if value.len() > max_field_size {
+            return Err(oversized(Limit::FieldSize));
+        }
     }
     Ok(pairs)
 }
@@ -1082,6 +1096,51 @@ mod tests {
                 max: 2
             }
         );
+    }
+
+    #[test]
+    fn urlencoded_keys_are_held_to_the_field_size_limit() {
+        let name_too_long = LimitExceeded {
+            limit: Limit::FieldNameSize,
+            max: 2,
+        };
+        // A key without `=` (once accepted whatever its size), and one with a value.
+        assert_eq!(parse_urlencoded(b"abc", 10, 2).unwrap_err(), name_too_long);
+        assert_eq!(
+            parse_urlencoded(b"abc=1", 10, 2).unwrap_err(),
+            name_too_long
+        );
+        // Decoded size, as for values: "%41%41" is two bytes.
+        assert!(parse_urlencoded(b"%41%41=v&ab", 10, 2).is_ok());
+        assert_eq!(
+            name_too_long.to_string(),
+            "a form field's name exceeds 2 bytes"
+        );
+    }
+
+    #[test]
+    fn multipart_part_names_are_held_to_the_field_size_limit() {
+        let input = body(&[("abc", None, b"v"), ("f", Some("x"), b"long file content")]);
+        let at = |max_field_size| MultipartLimits {
+            max_field_size,
+            ..MultipartLimits::default()
+        };
+        assert!(collect(&[&input], at(3)).is_ok());
+        assert_eq!(
+            collect(&[&input], at(2)),
+            Err(FormError::Limit(LimitExceeded {
+                limit: Limit::FieldNameSize,
+                max: 2
+            }))
+        );
+        let file_named_long = body(&[("abc", Some("x"), b"v")]);
+        assert!(matches!(
+            collect(&[&file_named_long], at(2)),
+            Err(FormError::Limit(LimitExceeded {
+                limit: Limit::FieldNameSize,
+                ..
+            }))
+        ));
     }
 
     fn arbitrary_chunks(input: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {

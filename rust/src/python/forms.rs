@@ -23,7 +23,7 @@ fn parse_content_type<'py>(py: Python<'py>, value: &str) -> PyResult<(String, Bo
 }
 
 /// Parses an urlencoded form body into `[(key, value), ...]`, enforcing the field
-/// count and the decoded size of each value.
+/// count and the decoded size of each key and each value.
 #[pyfunction]
 #[pyo3(signature = (data, max_fields, max_field_size))]
 fn parse_urlencoded_form<'py>(
