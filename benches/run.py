@@ -5,6 +5,7 @@
 2. benches/asgi_inprocess.py: the in-process ASGI suite.
 3. benches/asgi_sockets.py: uvicorn (and granian) + wrk over 127.0.0.1.
 4. benches/profile_request.py: where a CovetPy request's time goes.
+5. benches/broadcast.py: covet.broadcast fan-out to 1,000 subscribers, memory and Redis.
 
 Intermediate JSON goes to target/bench/. ``--skip`` leaves parts out (their section
 then says so), e.g. ``python benches/run.py --skip sockets``.
@@ -36,6 +37,8 @@ INPROCESS = [PY, "benches/asgi_inprocess.py", "--json", str(OUT / "inprocess.jso
 SOCKETS = [PY, "benches/asgi_sockets.py", "--json", str(OUT / "sockets.json")]
 PROFILE = [PY, "benches/profile_request.py", "--json", str(OUT / "profile.json"),
            "--markdown", str(OUT / "profile.md")]  # fmt: skip
+BROADCAST = [PY, "benches/broadcast.py", "--quiet", "--json", str(OUT / "broadcast.json"),
+             "--markdown", str(OUT / "broadcast.md")]  # fmt: skip
 
 PACKAGES = [
     "covetpy", "uvicorn", "uvloop", "httptools", "orjson", "starlette", "blacksheep",
@@ -251,13 +254,15 @@ def write_report(output: str, run_info: dict[str, Any], criterion: dict[str, Any
         profile.read_text().rstrip() if profile.exists() else "Not run.",
         "",
     ]
+    lines += section("Broadcast fan-out (benches/broadcast.py)", OUT / "broadcast.md", "Not run.")
     Path(output).write_text("\n".join(lines))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skip", nargs="*", default=[],
-                        choices=["criterion", "inprocess", "sockets", "profile"])  # fmt: skip
+                        choices=["criterion", "inprocess", "sockets", "profile",
+                                 "broadcast"])  # fmt: skip
     parser.add_argument("--output", default=str(BENCHES / "RESULTS.md"))
     parser.add_argument(
         "--report-only",
@@ -281,6 +286,7 @@ def main() -> int:
         ("inprocess", [*INPROCESS, "--markdown", str(OUT / "inprocess.md")]),
         ("sockets", [*SOCKETS, "--markdown", str(OUT / "sockets.md")]),
         ("profile", PROFILE),
+        ("broadcast", BROADCAST),
     ]
     for name, cmd in steps:
         if name in args.skip:

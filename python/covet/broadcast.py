@@ -313,12 +313,14 @@ class Broadcast:
                 subscriber._end()
         self._subscribers.clear()
         self._ready.clear()
+        # The backend first: its reader must not take a cancelled command's dropped
+        # connection for an outage.
+        await self._backend.disconnect()
         tasks, self._tasks = self._tasks, set()
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-        await self._backend.disconnect()
 
     async def __aenter__(self) -> Broadcast:
         await self.connect()
@@ -748,15 +750,19 @@ class _RedisBackend(_Backend):
                     await asyncio.wait_for(pubsub.ping(), self.timeout)
                 continue
             awaiting_pong = False
-            kind = message["type"]
-            if kind == "message":
-                # Anyone may publish to Redis: undecodable bytes must not stop the reader.
-                deliver(
-                    message["channel"].decode("utf-8", "replace"),
-                    message["data"].decode("utf-8", "replace"),
-                )
-            elif kind == "subscribe" or kind == "unsubscribe":
-                self._confirmed(kind, message["channel"])
+            # Everything already received is handed out before yielding to the loop, so
+            # a burst wakes each subscriber once, not once per message.
+            while message is not None:
+                kind = message["type"]
+                if kind == "message":
+                    # Anyone may publish to Redis: undecodable bytes must not stop the reader.
+                    deliver(
+                        message["channel"].decode("utf-8", "replace"),
+                        message["data"].decode("utf-8", "replace"),
+                    )
+                elif kind == "subscribe" or kind == "unsubscribe":
+                    self._confirmed(kind, message["channel"])
+                message = await pubsub.get_message(timeout=0)
 
     def _confirmed(self, kind: str, channel: bytes) -> None:
         if not self._expected:
