@@ -471,8 +471,9 @@ def test_dockerignore_keeps_local_build_products_out() -> None:
 
 @pytest.mark.slow
 def test_builder_stage_wheel_installs_and_serves_in_a_fresh_venv(tmp_path: Path) -> None:
-    # The builder's COPY steps, laid out at a fixed place so that cargo's cache in
-    # target/ is reused from one run to the next.
+    # The builder's COPY steps, laid out at a fixed place with a cargo target dir of
+    # its own (not the one `make build` uses), so that its cache is reused from one
+    # run to the next.
     context = ROOT / "target" / "docker-context"
     shutil.rmtree(context, ignore_errors=True)
     context.mkdir(parents=True)
@@ -485,7 +486,7 @@ def test_builder_stage_wheel_installs_and_serves_in_a_fresh_venv(tmp_path: Path)
     command[command.index("/wheels")] = str(out)
     env = {
         **os.environ,
-        "CARGO_TARGET_DIR": str(ROOT / "target"),
+        "CARGO_TARGET_DIR": str(ROOT / "target" / "docker-build"),
         "VIRTUAL_ENV": str(BIN.parent),
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     }
