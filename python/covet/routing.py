@@ -28,6 +28,7 @@ from uuid import UUID
 
 from covet import _core
 from covet.concurrency import is_async_callable, run_in_threadpool
+from covet.endpoints import HTTPEndpoint, WebSocketEndpoint
 from covet.types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
@@ -212,6 +213,16 @@ class Route:
     ) -> None:
         if isinstance(methods, str):
             methods = [methods]
+        call: Callable[[Any], Awaitable[Any]]
+        if inspect.isclass(endpoint) and issubclass(endpoint, HTTPEndpoint):
+            # Without methods, the verbs the class defines: others answer 405.
+            call = endpoint.handle
+            methods = methods or endpoint.allowed_methods()
+        elif inspect.isclass(endpoint) and issubclass(endpoint, WebSocketEndpoint):
+            call = endpoint.handle
+            methods = methods or [WEBSOCKET]
+        else:
+            call = _as_async(endpoint)
         method_list = [m.upper() for m in (methods or ["GET"])]
         if WEBSOCKET in method_list and len(method_list) > 1:
             raise InvalidRouteError(
@@ -222,7 +233,7 @@ class Route:
         self.methods = method_list
         self.name = _endpoint_name(endpoint) if name is None else name
         self.middleware = list(middleware or ())
-        self.call = _as_async(endpoint)
+        self.call = call
         self.app: ASGIApp | None = (
             _wrap(_EndpointApp(self), self.middleware) if self.middleware else None
         )
