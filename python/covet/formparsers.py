@@ -34,14 +34,24 @@ _DATA = _core.MultipartParser.DATA
 _PART_END = _core.MultipartParser.PART_END
 
 _UTF8_NAMES = frozenset({"utf-8", "ascii"})
+#: Codecs Python counts as text encodings that still cannot decode arbitrary bytes
+#: with ``errors="replace"``: none of them is a charset a client could mean.
+_NOT_CHARSETS = frozenset({"idna", "punycode", "undefined"})
 
 
 def _codec(charset: str) -> str:
-    """The codec name for a charset parameter; a 400 if Python does not know it."""
+    """The codec name for a charset parameter; a 400 unless it names a text
+    encoding (``rot13``, ``base64``, ``zlib``... are bytes-to-bytes or
+    str-to-str codecs, not charsets)."""
     try:
-        return codecs.lookup(charset).name
-    except LookupError:
+        info = codecs.lookup(charset)
+    except (LookupError, ValueError, UnicodeError):
         raise HTTPException(400, f"Bad charset parameter {charset!r}: unknown encoding") from None
+    if not info._is_text_encoding or info.name in _NOT_CHARSETS:
+        raise HTTPException(
+            400, f"Bad charset parameter {charset!r}: {info.name} is not a text encoding"
+        )
+    return info.name
 
 
 def _parse_content_type(header: str) -> tuple[str, dict[str, str]]:
@@ -181,7 +191,13 @@ def _decode_field(value: bytes, content_type: str | None) -> str:
         charset = params.get("charset")
         if charset is not None:
             encoding = _codec(charset)
-    return value.decode(encoding, errors="replace")
+    try:
+        return value.decode(encoding, errors="replace")
+    except (UnicodeError, LookupError, ValueError):
+        # A text codec that refuses the bytes even with errors="replace".
+        raise HTTPException(
+            400, f"Bad charset parameter: the field cannot be decoded as {encoding}"
+        ) from None
 
 
 def _discard(uploads: list[UploadFile]) -> None:

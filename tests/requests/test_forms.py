@@ -98,6 +98,15 @@ async def test_unknown_charset_is_400_and_non_utf8_charset_is_415() -> None:
     assert "forms must be UTF-8" in latin.json()["detail"]
 
 
+@pytest.mark.parametrize("charset", ["rot13", "base64", "zlib", "idna", "punycode", "undefined"])
+async def test_urlencoded_charset_that_is_not_a_text_encoding_is_400(charset: str) -> None:
+    response = await post(
+        b"a=1", {"content-type": f"application/x-www-form-urlencoded; charset={charset}"}
+    )
+    assert response.status_code == 400
+    assert "is not a text encoding" in response.json()["detail"]
+
+
 @pytest.mark.parametrize(
     "content_type", ["application/json", "text/plain", "multipart/mixed; boundary=x"]
 )

@@ -239,6 +239,44 @@ async def test_oversized_part_name_is_413(filename: str | None) -> None:
     assert (await post(app, body, content_type)).status_code == 200
 
 
+def part_with_charset(charset: str) -> bytes:
+    return (
+        f"--{BOUNDARY}\r\n"
+        'Content-Disposition: form-data; name="a"\r\n'
+        f'Content-Type: text/plain; charset="{charset}"\r\n\r\n'
+        f"caf\u00e9 \xff\r\n--{BOUNDARY}--"
+    ).encode("latin-1")
+
+
+NOT_TEXT_ENCODINGS = ["rot13", "base64", "hex", "zlib", "bz2", "uu", "quopri"]
+NOT_CHARSETS = ["idna", "punycode", "undefined"]
+UNKNOWN = ["no-such-charset", "utf\x00-8", ""]
+
+
+@pytest.mark.parametrize("charset", NOT_TEXT_ENCODINGS + NOT_CHARSETS + UNKNOWN)
+async def test_part_charset_that_is_not_a_text_encoding_is_400(charset: str) -> None:
+    upload_fds = temp_fds()
+    # A file part first: it must not be left open when the text field fails.
+    file_part, _ = encode_multipart([("f", ("a.bin", b"x" * 100, None))])
+    body = file_part[: -len(f"--{BOUNDARY}--\r\n")] + part_with_charset(charset)
+    response = await post(make_app(describe), body, f"multipart/form-data; boundary={BOUNDARY}")
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"].startswith("Bad charset parameter"), response.json()
+    assert temp_fds() == upload_fds
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "iso-8859-1", "cp1252", "utf-16", "koi8-r"])
+async def test_part_charset_that_is_a_text_encoding_decodes(charset: str) -> None:
+    response = await post(
+        make_app(describe),
+        part_with_charset(charset),
+        f"multipart/form-data; boundary={BOUNDARY}",
+    )
+    assert response.status_code == 200, response.text
+    value = "caf\u00e9 \xff".encode("latin-1").decode(charset, errors="replace")
+    assert response.json() == {"a": [value]}
+
+
 MALFORMED: list[tuple[str, bytes, str, str]] = [
     ("missing boundary", b"--x\r\n", "multipart/form-data", "no boundary parameter"),
     (
