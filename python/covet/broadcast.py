@@ -68,6 +68,8 @@ DEFAULT_PING_INTERVAL = 10.0
 #: Default ``reconnect_max_delay``, seconds: the backoff's ceiling.
 DEFAULT_RECONNECT_MAX_DELAY = 5.0
 _RECONNECT_MIN_DELAY = 0.05
+# Messages the Redis reader hands out before it lets the subscribers run.
+_BURST = 100
 
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
 
@@ -351,17 +353,22 @@ class Broadcast:
         self._require_connected()
         await self._backend.publish(channel, message)
 
-    def _deliver(self, channel: str, message: str) -> None:
+    def _deliver(self, channel: str, message: str) -> bool:
+        """Queues the message for the channel's subscribers. True when one of them is
+        half full: the caller should then let the loop run them before going on."""
         subscribers = self._subscribers.get(channel)
         if not subscribers:
-            return
+            return False
         event = Event(channel, message)
         dropped: list[Subscriber] | None = None
+        crowded = False
         for subscriber in subscribers:
             if not subscriber._put(event):
                 if dropped is None:
                     dropped = []
                 dropped.append(subscriber)
+            elif len(subscriber._queue) * 2 >= subscriber.max_queue:
+                crowded = True
         if dropped is not None:
             for subscriber in dropped:
                 logger.warning(
@@ -370,6 +377,7 @@ class Broadcast:
                     subscriber.max_queue,
                 )
                 self._detach(subscriber)
+        return crowded
 
     # -- subscribing ------------------------------------------------------------------
     def subscribe(self, channel: str, *, max_queue: int | None = None) -> Subscription:
@@ -456,7 +464,7 @@ def _redact(url: str) -> str:
 
 
 # -- backends -----------------------------------------------------------------------
-Deliver = Callable[[str, str], None]
+Deliver = Callable[[str, str], bool]
 
 
 class _Backend:
@@ -490,7 +498,10 @@ class _MemoryBackend(_Backend):
         self._deliver = deliver
 
     async def publish(self, channel: str, message: str) -> None:
-        self._deliver(channel, message)
+        if self._deliver(channel, message):
+            # A publisher that never yields must not overflow subscribers that would
+            # keep up if they ran.
+            await asyncio.sleep(0)
 
 
 def _retrieve(future: asyncio.Future[None]) -> None:
@@ -656,7 +667,6 @@ class _RedisBackend(_Backend):
     # -- the reader ----------------------------------------------------------------------
     async def _run(self, first: asyncio.Future[None]) -> None:
         delay = _RECONNECT_MIN_DELAY
-        failures = 0
         while True:
             pubsub: Any = None
             try:
@@ -668,17 +678,15 @@ class _RedisBackend(_Backend):
                 if not first.done():
                     first.set_exception(self._unavailable("is unreachable", exc))
                     return
-                if self.available or failures == 0:
+                if self.available:  # the session was up: a new outage
                     logger.warning(
                         "lost the connection to Redis at %s (%s); reconnecting",
                         _redact(self.url),
                         exc,
                     )
+                    delay = _RECONNECT_MIN_DELAY
                 else:
                     logger.debug("Redis at %s still unreachable: %s", _redact(self.url), exc)
-                failures += 1
-                if self.available:
-                    delay = _RECONNECT_MIN_DELAY
             finally:
                 self._session_lost()
                 if pubsub is not None:
@@ -750,16 +758,22 @@ class _RedisBackend(_Backend):
                     await asyncio.wait_for(pubsub.ping(), self.timeout)
                 continue
             awaiting_pong = False
-            # Everything already received is handed out before yielding to the loop, so
-            # a burst wakes each subscriber once, not once per message.
+            # What was already received is handed out without yielding to the loop, so
+            # a burst wakes each subscriber once, not once per message; but the
+            # subscribers get to run before one of them could overflow.
+            handed_out = 0
             while message is not None:
                 kind = message["type"]
                 if kind == "message":
                     # Anyone may publish to Redis: undecodable bytes must not stop the reader.
-                    deliver(
+                    crowded = deliver(
                         message["channel"].decode("utf-8", "replace"),
                         message["data"].decode("utf-8", "replace"),
                     )
+                    handed_out += 1
+                    if crowded or handed_out >= _BURST:
+                        await asyncio.sleep(0)
+                        handed_out = 0
                 elif kind == "subscribe" or kind == "unsubscribe":
                     self._confirmed(kind, message["channel"])
                 message = await pubsub.get_message(timeout=0)

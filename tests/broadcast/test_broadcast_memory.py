@@ -258,3 +258,22 @@ async def test_works_inside_a_lifespan_context() -> None:
             assert (await client.post("/say/y")).status_code == 200
             assert (await subscriber.get()).message == "hi"
     assert not broadcast.connected
+
+
+async def test_a_tight_publish_loop_does_not_drop_a_subscriber_that_keeps_up() -> None:
+    async with Broadcast("memory://", max_queue=100) as broadcast:
+        received: list[str] = []
+        async with broadcast.subscribe(channel="c") as subscriber:
+
+            async def consume() -> None:
+                async for event in subscriber:
+                    received.append(event.message)
+                    if len(received) == 1000:
+                        return
+
+            consumer = asyncio.ensure_future(consume())
+            await asyncio.sleep(0)
+            for n in range(1000):  # never yields on its own
+                await broadcast.publish(channel="c", message=str(n))
+            await asyncio.wait_for(consumer, 5)
+        assert received == [str(n) for n in range(1000)]

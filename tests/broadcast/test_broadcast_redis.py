@@ -263,3 +263,27 @@ async def test_a_handler_that_lets_broadcast_unavailable_propagate_answers_500(
         own_redis.stop()
         response = await client.post("/say")
         assert response.status_code == 500
+
+
+async def test_a_burst_larger_than_max_queue_does_not_drop_a_subscriber_that_keeps_up(
+    pair: tuple[Broadcast, Broadcast], raw: redis_asyncio.Redis
+) -> None:
+    a, _ = pair
+    room = channel()
+    count = 5 * a.max_queue  # small messages: a single read from the socket holds many
+    received: list[str] = []
+    async with a.subscribe(channel=room) as subscriber:
+
+        async def consume() -> None:
+            async for event in subscriber:
+                received.append(event.message)
+                if len(received) == count:
+                    return
+
+        consumer = asyncio.ensure_future(consume())
+        pipeline = raw.pipeline(transaction=False)
+        for n in range(count):
+            pipeline.publish(room, str(n))
+        await pipeline.execute()
+        await asyncio.wait_for(consumer, 10)
+    assert received == [str(n) for n in range(count)]
