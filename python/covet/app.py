@@ -35,6 +35,7 @@ from covet.background import run_task
 from covet.datastructures import State
 from covet.exceptions import ClientDisconnect, HTTPException, status_phrase
 from covet.limits import DEFAULT_LIMITS, Limits
+from covet.middleware.base import BaseHTTPMiddleware, DispatchFunction
 from covet.middleware.stack import Middleware, MiddlewareStack
 from covet.requests import Request
 from covet.responses import JSONResponse, RedirectResponse, Response
@@ -234,6 +235,27 @@ class CovetASGIApp:
         if self.middleware_stack is not None:
             app = self.middleware_stack.build(app)
         return app
+
+    def add_middleware(self, middleware: Any, *args: Any, **options: Any) -> None:
+        """Wraps the app in ``middleware(app, *args, **options)`` as the outermost
+        layer (Starlette's order: the last one added sees the request first)."""
+        entries = list(self.middleware_stack or ())
+        entries.insert(0, Middleware(middleware, *args, **options))
+        self.middleware_stack = MiddlewareStack(entries)
+        self._asgi = self._build_stack()
+        self._choose_entry()
+
+    def middleware(self, middleware_type: str) -> Callable[[DispatchFunction], DispatchFunction]:
+        """``@app.middleware("http")`` on ``async def mw(request, call_next)``: a
+        ``BaseHTTPMiddleware`` around the app (see ``covet.middleware.base``)."""
+        if middleware_type != "http":
+            raise ValueError(f'only "http" middleware is supported, not {middleware_type!r}')
+
+        def decorator(func: DispatchFunction) -> DispatchFunction:
+            self.add_middleware(BaseHTTPMiddleware, dispatch=func)
+            return func
+
+        return decorator
 
     def add_startup_handler(self, func: LifecycleHandler) -> None:
         self._startup_handlers.append(func)

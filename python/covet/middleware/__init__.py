@@ -6,9 +6,11 @@ ASGI framework.
 """
 
 from covet.middleware.authentication import AuthenticationMiddleware
+from covet.middleware.base import BaseHTTPMiddleware
 from covet.middleware.cors import CORSMiddleware
 from covet.middleware.gzip import DEFAULT_EXCLUDED_MEDIA_TYPES, GZipMiddleware
 from covet.middleware.httpsredirect import HTTPSRedirectMiddleware
+from covet.middleware.proxyheaders import ProxyHeadersMiddleware
 from covet.middleware.ratelimit import RateLimitMiddleware, client_ip
 from covet.middleware.ratelimit_store import (
     MemoryStore,
@@ -22,6 +24,7 @@ from covet.middleware.stack import Middleware, MiddlewareStack
 from covet.middleware.trustedhost import TrustedHostMiddleware
 
 __all__ = [
+    "BaseHTTPMiddleware",
     "DEFAULT_EXCLUDED_MEDIA_TYPES",
     "AuthenticationMiddleware",
     "CORSMiddleware",
@@ -30,6 +33,7 @@ __all__ = [
     "MemoryStore",
     "Middleware",
     "MiddlewareStack",
+    "ProxyHeadersMiddleware",
     "RateLimitMiddleware",
     "RateLimitResult",
     "RateLimitStore",
