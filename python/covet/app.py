@@ -109,6 +109,8 @@ class _ClientGone(Response):
 
 _CLIENT_GONE = _ClientGone()
 
+_NOT_FOUND = _core.NOT_FOUND
+
 #: The status each unrouted outcome answers with.
 _UNROUTED_STATUS = {
     _core.NOT_FOUND: 404,
@@ -324,19 +326,30 @@ class CovetASGIApp:
             scope, limits.max_header_count, limits.max_url_length, router.redirect_slashes
         )
         route = match.route
-        if route is None or route.app is not None:
-            # Everything but a plain endpoint (errors, mounts, route middleware).
+        request: Request | None = None
+        if route is not None and route.app is None:
+            # The hot path: ``run_endpoint`` inlined, one coroutine layer less on
+            # every plain request (the two must stay the same).
+            request = Request(scope, receive, match.params)
+            try:
+                response = await route.call(request)
+                if not isinstance(response, Response):
+                    response = to_response(response)
+            except Exception as exc:
+                response = await self._handle_exception(request, exc)
+        elif (
+            route is None
+            and match.kind == _NOT_FOUND
+            and not match.redirect
+            and not (self._status_handlers or self._class_handlers)
+        ):
+            # A plain 404, the commonest error (scanners): the default body,
+            # encoded once, sent inline like a plain endpoint's response.
+            response = Response(_error_body(404), 404, None, "application/json")
+        else:
+            # Everything else (errors, mounts, route middleware): the dispatcher.
             await self._dispatch_recorded(router, match, scope, receive, send, start)
             return
-        # The hot path: ``run_endpoint`` inlined, one coroutine layer less on every
-        # plain request (the two must stay the same).
-        request = Request(scope, receive, match.params)
-        try:
-            response = await route.call(request)
-            if not isinstance(response, Response):
-                response = to_response(response)
-        except Exception as exc:
-            response = await self._handle_exception(request, exc)
         status = 0
         background = None
         try:
@@ -365,7 +378,7 @@ class CovetASGIApp:
                 self._record(status, perf_counter_ns() - start)
             else:
                 self._stats.client_disconnected()
-            if request._form is not None:
+            if request is not None and request._form is not None:
                 await request.close()  # the form's uploads: temp files go away now
         if background is not None:
             await run_task(background)
