@@ -28,16 +28,19 @@ Guarantees and limits:
   ``SubscriberOverflow``. A slow consumer is dropped (and told so) rather than being
   let grow memory without bound or silently miss messages. ``pump_to_websocket``
   closes the connection with 1013 (try again later), ``sse_stream`` ends the stream;
-  clients reconnect and resync.
+  clients reconnect and resync. So that a burst does not drop subscribers that
+  would keep up, the Redis reader lets them run every 100 messages, and it and a
+  memory publish do so as soon as one of them is half full.
 - Publishing, subscribing or connecting while Redis cannot be reached raises
-  ``BroadcastUnavailable`` within ``timeout`` seconds (default 3): never a hang,
-  never a false success. A handler that lets it propagate answers 500 (or map it to
+  ``BroadcastUnavailable`` within ``timeout`` seconds (default 3; a subscribe that
+  first waits for a reconnection, twice that): never a hang, never a false success. A handler that lets it propagate answers 500 (or map it to
   503 with an exception handler).
 - When the connection is lost the reader reconnects with exponential backoff (up to
   ``reconnect_max_delay``, default 5 s) and resubscribes every channel with local
   subscribers, which keep their subscriptions; messages published during the outage
   are lost (Redis pub/sub keeps no history). An idle connection is checked with a
-  PING every ``ping_interval`` seconds (default 10).
+  PING after ``ping_interval`` seconds of silence (default 10) and given up when
+  as long again passes without an answer.
 - ``disconnect()`` ends every active subscription: iteration stops after the
   messages already buffered.
 """

@@ -5,10 +5,12 @@ and recovery after Redis comes back, without a restart or a new subscription."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from urllib.parse import urlsplit
 
 import pytest
 import redis.asyncio as redis_asyncio
@@ -90,6 +92,58 @@ async def test_subscribe_returns_only_once_the_subscription_is_live(
         async with b.subscribe(channel=room) as subscriber:
             await a.publish(channel=room, message="first")
             assert await next_message(subscriber) == "first"
+
+
+@contextlib.asynccontextmanager
+async def slow_link(redis_url: str, delay: float) -> AsyncIterator[str]:
+    """A TCP proxy to Redis that holds what the client sends for ``delay`` seconds,
+    as a distant network would; yields the URL to reach Redis through it."""
+    target = urlsplit(redis_url)
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, lag: float) -> None:
+        try:
+            while data := await reader.read(65536):
+                if lag:
+                    await asyncio.sleep(lag)
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(
+            target.hostname, target.port
+        )
+        tasks.add(asyncio.ensure_future(pipe(reader, upstream_writer, delay)))
+        tasks.add(asyncio.ensure_future(pipe(upstream_reader, writer, 0)))
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await server.wait_closed()
+
+
+async def test_subscribe_waits_for_redis_to_confirm_over_a_slow_link(
+    pair: tuple[Broadcast, Broadcast], redis_url: str
+) -> None:
+    a, _ = pair
+    async with slow_link(redis_url, 0.1) as far_url, Broadcast(far_url) as far:
+        # Had subscribe() returned once SUBSCRIBE was sent, this PUBLISH (on a fast
+        # link) would reach Redis first and the message would be lost.
+        room = channel()
+        async with far.subscribe(channel=room) as subscriber:
+            await a.publish(channel=room, message="raced")
+            assert await next_message(subscriber) == "raced"
 
 
 async def test_one_redis_subscription_per_channel_and_none_after_the_last_leaves(
