@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import html
 import logging
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -38,7 +39,7 @@ from covet.limits import DEFAULT_LIMITS, Limits
 from covet.middleware.base import BaseHTTPMiddleware, DispatchFunction
 from covet.middleware.stack import Middleware, MiddlewareStack
 from covet.requests import Request
-from covet.responses import JSONResponse, RedirectResponse, Response
+from covet.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from covet.routing import CovetRouter, Host, Mount, Route, RouteMatch
 from covet.stats import Stats, StatsSnapshot
 from covet.types import ASGIApp, Receive, Scope, Send
@@ -128,6 +129,34 @@ def _error_response(
     if status < 200 or status in (204, 304):
         return Response(status_code=status, headers=headers)
     return JSONResponse(content, status_code=status, headers=headers)
+
+
+def _wants_html(request: Request) -> bool:
+    """A browser: ``Accept`` names text/html (API clients keep the JSON body)."""
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _debug_page(request: Request, exc: BaseException) -> str:
+    """The ``debug=True`` error page for browsers: the exception, the traceback and
+    the request (method, URL, headers), everything HTML-escaped."""
+    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    headers = "".join(
+        f"<tr><th>{html.escape(name)}</th><td>{html.escape(value)}</td></tr>"
+        for name, value in request.headers.items()
+    )
+    title = html.escape(f"{type(exc).__name__}: {exc}")
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>500 "
+        f"{title}</title><style>body{{font-family:sans-serif;margin:2em}}"
+        "pre{background:#f6f6f6;padding:1em;overflow:auto}th{text-align:left;"
+        "padding-right:1em}</style></head><body>"
+        f"<h1>Internal Server Error</h1><h2>{title}</h2>"
+        f"<h3>Request</h3><p>{html.escape(request.method)} "
+        f"{html.escape(str(request.url))}</p><table>{headers}</table>"
+        f"<h3>Traceback</h3><pre>{html.escape(trace)}</pre>"
+        "<p>Shown because the app runs with debug=True; never enable it in production.</p>"
+        "</body></html>"
+    )
 
 
 def to_response(result: Any) -> Response:
@@ -736,6 +765,8 @@ class CovetASGIApp:
                 # error path itself must not fail.
                 exc = bad_headers
         logger.error("unhandled exception in %s %s", request.method, request.path, exc_info=exc)
+        if self._debug and _wants_html(request):
+            return HTMLResponse(_debug_page(request, exc), status_code=500)
         return JSONResponse(self._internal_error_body(exc), status_code=500)
 
     def _internal_error_body(self, exc: BaseException) -> dict[str, Any]:

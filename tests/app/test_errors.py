@@ -94,3 +94,21 @@ async def test_failing_exception_handler_falls_back_to_500() -> None:
     response = await ASGITestClient(app).get("/boom")
     assert response.status_code == 500
     assert response.json() == {"detail": "Internal Server Error"}
+
+
+async def test_debug_error_page_for_browsers_keeps_json_for_api_clients() -> None:
+    from covet.routing import Route
+
+    async def boom(request: Request) -> None:
+        raise ValueError("<script>alert(1)</script>")
+
+    client = ASGITestClient(create_asgi_app(routes=[Route("/", boom)], debug=True))
+    page = await client.get("/?q=1", headers={"accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 500 and page.headers["content-type"].startswith("text/html")
+    assert "ValueError: &lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    assert "<script>" not in page.text and "Traceback" in page.text and "/?q=1" in page.text
+    api = await client.get("/", headers={"accept": "application/json"})
+    assert api.json()["detail"] == "Internal Server Error" and "traceback" in api.json()
+    quiet = ASGITestClient(create_asgi_app(routes=[Route("/", boom)]))
+    hidden = await quiet.get("/", headers={"accept": "text/html"})
+    assert hidden.json() == {"detail": "Internal Server Error"}
