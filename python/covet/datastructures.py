@@ -12,7 +12,6 @@ from urllib.parse import SplitResult, urlencode, urlsplit
 from covet import _core
 from covet.types import RawHeaders
 
-
 #: The longest ``Host`` value taken as a URL authority: a 253-byte DNS name plus
 #: ``:65535``. Longer values are ignored like any other invalid host.
 MAX_HOST_LENGTH = 259
@@ -295,21 +294,38 @@ class URL:
 
     @classmethod
     def from_scope(cls, scope: Mapping[str, Any]) -> URL:
+        """The request's URL: scheme, ``Host`` header (or the server address), path
+        and query. A ``Host`` value that is not a plain ``host[:port]``
+        (``is_valid_host``) is ignored in favour of the server address, and a path
+        that does not start with ``/`` (``@evil.com/x``, ``http://evil.com/x``) is
+        kept a path, so neither can change ``url.hostname``."""
         scheme = scope.get("scheme", "http")
         server = scope.get("server")
         # ASGI: `path` already includes `root_path` (the spec says so since 2023).
-        path = scope["path"]
+        path: str = scope["path"]
         query = scope.get("query_string", b"")
-        host = None
+        host: str | None = None
         for name, value in scope.get("headers", ()):
             if name == b"host":
-                host = value.decode("latin-1")
+                candidate = value.decode("latin-1")
+                if is_valid_host(candidate):
+                    host = candidate
                 break
         if host is None and server:
-            h, port = server[0], server[1]
+            h, port = str(server[0]), server[1]
+            if ":" in h and not h.startswith("["):
+                h = f"[{h}]"  # an IPv6 address
             default = {"http": 80, "https": 443, "ws": 80, "wss": 443}.get(scheme)
             host = h if port is None or port == default else f"{h}:{port}"
-        url = f"{scheme}://{host}{path}" if host else path
+            if not is_valid_host(host):  # e.g. a Unix socket path
+                host = None
+        if path and not path.startswith("/"):
+            path = "/" + path
+        if host:
+            url = f"{scheme}://{host}{path}"
+        else:
+            # No authority at all: "//x" would read as one, so keep a single slash.
+            url = "/" + path.lstrip("/") if path.startswith("//") else path
         if query:
             url += "?" + query.decode("latin-1")
         return cls(url)

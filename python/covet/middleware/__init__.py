@@ -24,9 +24,9 @@ from covet.middleware.stack import Middleware, MiddlewareStack
 from covet.middleware.trustedhost import TrustedHostMiddleware
 
 __all__ = [
-    "BaseHTTPMiddleware",
     "DEFAULT_EXCLUDED_MEDIA_TYPES",
     "AuthenticationMiddleware",
+    "BaseHTTPMiddleware",
     "CORSMiddleware",
     "GZipMiddleware",
     "HTTPSRedirectMiddleware",

@@ -6,9 +6,10 @@ redirected to ``wss://`` when the server supports the ASGI WebSocket denial-resp
 extension, and is otherwise refused (close code 1008, which the server turns into
 a 403). The default ports (80/443) are dropped from the target; other ports are kept.
 
-Behind a TLS-terminating proxy the scheme comes from the server: run uvicorn with
-``--proxy-headers --forwarded-allow-ips=...`` so ``X-Forwarded-Proto`` sets
-``scope["scheme"]``; otherwise every request looks like plain http and loops.
+Behind a TLS-terminating proxy put ``ProxyHeadersMiddleware`` (with the proxy in
+its ``trusted_hosts``) before this one, so the proxy's ``X-Forwarded-Proto`` sets
+``scope["scheme"]`` (uvicorn's ``--proxy-headers --forwarded-allow-ips=...`` does
+the same in the server); otherwise every request looks like plain http and loops.
 Put ``TrustedHostMiddleware`` before this one so the redirect can only point at
 your own hosts.
 """

@@ -35,8 +35,10 @@ _ERROR_LOG_INTERVAL = 60.0
 
 
 def client_ip(scope: Scope) -> str:
-    """The default key: the client's address as the server reports it. Behind a
-    proxy run uvicorn with ``--proxy-headers`` so this is the real client."""
+    """The default key: ``scope["client"]``, the client's address as the server
+    reports it. Behind a proxy put ``ProxyHeadersMiddleware`` (with the proxy in its
+    ``trusted_hosts``) before this middleware, so this is the real client taken from
+    ``X-Forwarded-For`` and a client cannot pick its own bucket by sending one."""
     client = scope.get("client")
     return client[0] if client else "unknown"
 
