@@ -54,6 +54,7 @@ lint: build
 bench-smoke: build $(VENV)/.bench-deps
 	cargo test --benches --quiet
 	$(PY) benches/asgi_inprocess.py --smoke --quiet > /dev/null
+	$(PY) benches/middleware.py --smoke > /dev/null
 	$(PY) benches/broadcast.py --smoke --quiet > /dev/null
 
 # The full suite (about 10 minutes on 2 cores): Criterion, in-process ASGI, wrk over

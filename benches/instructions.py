@@ -47,23 +47,25 @@ def worker(framework: str, scenario_name: str, n: int) -> None:
     loop.run_until_complete(run())
 
 
-def count(framework: str, scenario: str, n: int) -> int:
-    """Total instructions of one worker process with ``n`` timed requests."""
+def callgrind_total(argv: list[str]) -> int:
+    """Total instructions callgrind counts for one run of ``argv``."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
         subprocess.run(
-            [
-                "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                sys.executable, __file__, "--worker", framework, scenario, str(n),
-            ],
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *argv],
             check=True,
             capture_output=True,
             env={**os.environ, "PYTHONHASHSEED": "0"},
-        )  # fmt: skip
+        )
         match = re.search(r"^summary: (\d+)", out.read_text(), re.MULTILINE)
         if match is None:
-            raise RuntimeError(f"no summary in callgrind output for {framework}/{scenario}")
+            raise RuntimeError(f"no summary in the callgrind output of {argv}")
         return int(match.group(1))
+
+
+def count(framework: str, scenario: str, n: int) -> int:
+    """Total instructions of one worker process with ``n`` timed requests."""
+    return callgrind_total([sys.executable, __file__, "--worker", framework, scenario, str(n)])
 
 
 def per_request(framework: str, scenario: str, n: int) -> float:
