@@ -106,8 +106,9 @@ async def test_posting_while_redis_is_unreachable_answers_503(
     with RedisProcess() as redis:
         broadcast = Broadcast(redis.url, timeout=1.0)
         monkeypatch.setattr(chat, "broadcast", broadcast)
-        async with broadcast:
-            client = ASGITestClient(chat.app)  # no lifespan: this broadcast is connected
+        # The app's lifespan connects the module's own (memory) broadcast; the
+        # handlers use this one.
+        async with broadcast, ASGITestClient(chat.app) as client:
             body = {"user": "a", "text": "hi"}
             assert (await client.post("/rooms/lobby/messages", json=body)).status_code == 202
             redis.stop()
