@@ -33,8 +33,9 @@ Guarantees and limits:
   memory publish do so as soon as one of them is half full.
 - Publishing, subscribing or connecting while Redis cannot be reached raises
   ``BroadcastUnavailable`` within ``timeout`` seconds (default 3; a subscribe that
-  first waits for a reconnection, twice that): never a hang, never a false success. A handler that lets it propagate answers 500 (or map it to
-  503 with an exception handler).
+  first waits for a reconnection, twice that): never a hang, never a false success.
+  A handler that lets it propagate answers 500 (or map it to 503 with an exception
+  handler).
 - When the connection is lost the reader reconnects with exponential backoff (up to
   ``reconnect_max_delay``, default 5 s) and resubscribes every channel with local
   subscribers, which keep their subscriptions; messages published during the outage
