@@ -307,9 +307,10 @@ class URL:
         host: str | None = None
         for name, value in scope.get("headers", ()):
             if name == b"host":
-                candidate = value.decode("latin-1")
-                if is_valid_host(candidate):
-                    host = candidate
+                if len(value) <= MAX_HOST_LENGTH:  # checked before decoding a huge value
+                    candidate = value.decode("latin-1")
+                    if is_valid_host(candidate):
+                        host = candidate
                 break
         if host is None and server:
             h, port = str(server[0]), server[1]
