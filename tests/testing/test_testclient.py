@@ -793,4 +793,4 @@ def test_sync_client_startup_failure_raises_and_stops_its_loop() -> None:
     with pytest.raises(LifespanError, match="database unreachable"):
         with client:
             pytest.fail("the body must not run")
-    assert client._portal is None
+    assert not client._loop.running
