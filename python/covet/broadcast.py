@@ -413,6 +413,8 @@ class Broadcast:
             await asyncio.shield(ready)
         except BaseException:
             self._detach(subscriber)
+            if ready.cancelled():  # by disconnect(), not by our caller
+                raise Unsubscribed("the broadcast disconnected while subscribing") from None
             raise
         return subscriber
 
@@ -547,12 +549,15 @@ class _RedisBackend(_Backend):
         # Created in connect(), inside the running loop (Python 3.9 binds them early).
         self._lock: asyncio.Lock | None = None
         self._up: asyncio.Event | None = None
+        self._closing = False
 
     @property
     def available(self) -> bool:
         return self._up is not None and self._up.is_set()
 
-    def _unavailable(self, what: str, exc: BaseException | None = None) -> BroadcastUnavailable:
+    def _unavailable(self, what: str, exc: BaseException | None = None) -> BroadcastError:
+        if self._closing:
+            return Unsubscribed("the broadcast was disconnected")
         detail = f": {exc}" if exc is not None and str(exc) else ""
         return BroadcastUnavailable(f"Redis at {_redact(self.url)} {what}{detail}")
 
@@ -576,18 +581,22 @@ class _RedisBackend(_Backend):
         )
         self._lock = asyncio.Lock()
         self._up = asyncio.Event()
+        self._closing = False
         first: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         first.add_done_callback(_retrieve)
         self._reader = asyncio.ensure_future(self._run(first))
         try:
             await asyncio.wait_for(asyncio.shield(first), self.timeout * 2)
-        except BaseException as exc:
+        except (asyncio.TimeoutError, TimeoutError):
+            error = self._unavailable(f"did not answer within {self.timeout} s")
             await self.disconnect()
-            if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
-                raise self._unavailable(f"did not answer within {self.timeout} s") from None
+            raise error from None
+        except BaseException:
+            await self.disconnect()
             raise
 
     async def disconnect(self) -> None:
+        self._closing = True
         reader, self._reader = self._reader, None
         if reader is not None:
             reader.cancel()

@@ -16,7 +16,7 @@ import pytest
 import redis.asyncio as redis_asyncio
 
 from covet import CovetRouter, JSONResponse, Request, create_asgi_app
-from covet.broadcast import Broadcast, BroadcastUnavailable, Subscriber
+from covet.broadcast import Broadcast, BroadcastUnavailable, Subscriber, Unsubscribed
 from covet.testing import ASGITestClient
 from deploy.processes import RedisProcess, free_port
 
@@ -144,6 +144,24 @@ async def test_subscribe_waits_for_redis_to_confirm_over_a_slow_link(
         async with far.subscribe(channel=room) as subscriber:
             await a.publish(channel=room, message="raced")
             assert await next_message(subscriber) == "raced"
+
+
+async def test_disconnecting_while_a_subscribe_is_underway_raises_unsubscribed(
+    redis_url: str,
+) -> None:
+    async with slow_link(redis_url, 0.3) as far_url:
+        far = Broadcast(far_url)
+        await far.connect()
+
+        async def subscribe() -> None:
+            async with far.subscribe(channel=channel()):
+                pass
+
+        underway = asyncio.ensure_future(subscribe())
+        await asyncio.sleep(0.1)  # the SUBSCRIBE is on the slow link
+        await far.disconnect()
+        with pytest.raises(Unsubscribed):
+            await underway
 
 
 async def test_one_redis_subscription_per_channel_and_none_after_the_last_leaves(
