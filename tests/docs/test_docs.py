@@ -25,7 +25,6 @@ import importlib
 import inspect
 import os
 import re
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
