@@ -3,20 +3,24 @@
 from collections.abc import Iterable
 from typing import Any, ClassVar, final
 
+from typing_extensions import disjoint_base
+
 __all__ = [
-    "DEFAULT_LIMITS",
-    "slash_redirect_location",
-    "WEBSOCKET",
-    "URI_TOO_LONG",
-    "RouteMatch",
-    "OPTIONS",
-    "NOT_FOUND",
-    "METHOD_NOT_ALLOWED",
-    "HEADERS_TOO_LARGE",
-    "FOUND",
-    "ANY_METHOD",
+    "ResponseBase",
     "ANY_HTTP_METHOD",
+    "ANY_METHOD",
+    "DEFAULT_LIMITS",
     "DEFAULT_MAX_RANGES",
+    "FOUND",
+    "HEADERS_TOO_LARGE",
+    "METHOD_NOT_ALLOWED",
+    "NOT_FOUND",
+    "OPTIONS",
+    "ROUTE_METHODS",
+    "UNMATCHED_ROUTE",
+    "UNMATCHED_TEMPLATE",
+    "URI_TOO_LONG",
+    "WEBSOCKET",
     "FormLimitError",
     "InvalidContentTypeError",
     "InvalidHeaderError",
@@ -28,6 +32,7 @@ __all__ = [
     "RangeNotSatisfiableError",
     "RouteConflictError",
     "RouteDefinitionError",
+    "RouteMatch",
     "Router",
     "Stats",
     "TooManyFieldsError",
@@ -40,6 +45,9 @@ __all__ = [
     "parse_range",
     "parse_urlencoded_form",
     "render_response",
+    "route_id",
+    "route_template",
+    "slash_redirect_location",
 ]
 
 __version__: str
@@ -100,10 +108,20 @@ class Router:
 
 def slash_redirect_location(scope: dict[str, Any]) -> str | None: ...
 
+UNMATCHED_ROUTE: int
+UNMATCHED_TEMPLATE: str
+ROUTE_METHODS: tuple[str, ...]
+
+def route_id(template: str) -> int: ...
+def route_template(id: int) -> str | None: ...
 @final
 class Stats:
     def __new__(cls) -> Stats: ...
-    def record(self, status: int, elapsed_ns: int) -> None: ...
+    def record(
+        self, status: int, elapsed_ns: int, route: int | None = None, method: str = ""
+    ) -> None: ...
+    def record_route(self, status: int, elapsed_ns: int, route: int, method: str) -> None: ...
+    def export(self, bounds_ns: list[int]) -> dict[str, Any]: ...
     def client_disconnected(self) -> None: ...
     def websocket_opened(self) -> None: ...
     def websocket_closed(self) -> None: ...
@@ -145,6 +163,22 @@ def encode_headers(
 DEFAULT_MAX_RANGES: int
 
 def parse_range(header: str | bytes, size: int, max_ranges: int = ...) -> list[tuple[int, int]]: ...
+@disjoint_base
+class ResponseBase:
+    status_code: int
+    body: Any
+    raw_headers: Any
+    background: Any
+    def __new__(cls, *_args: Any, **_kwargs: Any) -> ResponseBase: ...
+    def init(
+        self,
+        content: Any = None,
+        status_code: int = 200,
+        headers: Any = None,
+        media_type: str | None = None,
+        background: Any = None,
+    ) -> None: ...
+
 def render_response(
     content: Any,
     media_type: str | None,

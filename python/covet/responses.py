@@ -23,7 +23,7 @@ import unicodedata
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Mapping
 from datetime import datetime, timezone
 from email.utils import format_datetime, formatdate, parsedate_to_datetime
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 from urllib.parse import quote
 
 import orjson
@@ -172,7 +172,7 @@ def format_set_cookie(
     return "; ".join(parts)
 
 
-class Response:
+class Response(_core.ResponseBase):
     """An HTTP response.
 
     ``content`` may be a dict or list (rendered as JSON with orjson), a str
@@ -180,53 +180,46 @@ class Response:
     otherwise) or None (empty body). ``background`` runs after the response has
     been sent (``covet.background``).
 
-    Rendering happens once, at construction, in one Rust call
-    (``_core.render_response``): the body and the ASGI header list, validated. A
-    subclass may override ``render(content, media_type) -> (bytes, media_type)``;
-    its bytes then go through the same call for the headers.
+    The object is a Rust type (``_core.ResponseBase``): ``status_code``, ``body``,
+    ``raw_headers`` and ``background`` are its fields, and ``__init__`` renders the
+    body and the validated ASGI header list in one Rust call, with no Python frame.
+    A subclass may define its own ``__init__`` (calling ``super().__init__(...)`` or
+    setting the fields) or override ``render(content, media_type) -> (bytes,
+    media_type)``; its bytes then go through the same call for the headers.
     """
 
     media_type: str | None = None
     charset = "utf-8"
     #: orjson options (JSONResponse).
     option: int | None = None
-    background: BackgroundTask | None = None
     #: JSONResponse: the content is always JSON, encoded with ``option``.
     _always_json = False
-    #: Whether ``render`` is a subclass's own (set by ``__init_subclass__``).
-    _own_render = False
+    #: The class defaults ``__init__`` reads in one lookup: (media_type, charset,
+    #: always_json, own_render); ``__init_subclass__`` sets it on every subclass.
+    _render_spec: tuple[str | None, str, bool, bool] = (None, "utf-8", False, False)
 
-    def __init__(
-        self,
-        content: Any = None,
-        status_code: int = 200,
-        headers: HeadersInput = None,
-        media_type: str | None = None,
-        background: BackgroundTask | None = None,
-    ) -> None:
-        self.status_code = status_code
-        if media_type is None:
-            media_type = self.media_type
-        if background is not None:
-            self.background = background
-        if self._own_render:
-            content, media_type = self.render(content, media_type)
-            self.body, self.raw_headers, self.media_type = _core.render_response(
-                content, media_type, status_code, None, headers, self.charset, True
-            )
-            return
-        self.body, self.raw_headers, self.media_type = _core.render_response(
-            content,
-            media_type,
-            status_code,
-            (self.option or 0) if self._always_json else None,
-            headers,
-            self.charset,
-        )
+    if TYPE_CHECKING:
+        status_code: int
+        body: bytes
+        raw_headers: list[tuple[bytes, bytes]]
+        background: BackgroundTask | None
+
+        def __init__(
+            self,
+            content: Any = None,
+            status_code: int = 200,
+            headers: HeadersInput = None,
+            media_type: str | None = None,
+            background: BackgroundTask | None = None,
+        ) -> None: ...
+
+    else:
+        __init__ = _core.ResponseBase.init
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._own_render = cls.render is not Response.render
+        own_render = cls.render is not Response.render
+        cls._render_spec = (cls.media_type, cls.charset, cls._always_json, own_render)
 
     def render(self, content: Any, media_type: str | None) -> tuple[bytes, str | None]:
         """The body and media type for ``content`` (what ``__init__`` does when the

@@ -119,7 +119,8 @@ fn content_type_for<'py>(
     } else {
         media.to_owned()
     };
-    crate::http::headers::validate_value(b"content-type", value.as_bytes()).map_err(header_error)?;
+    crate::http::headers::validate_value(b"content-type", value.as_bytes())
+        .map_err(header_error)?;
     PyTuple::new(
         py,
         [
@@ -178,7 +179,7 @@ fn render_body<'py>(
     charset = "utf-8", as_body = false, stream = false,
 ))]
 #[allow(clippy::too_many_arguments)]
-fn render_response<'py>(
+pub(crate) fn render_response<'py>(
     py: Python<'py>,
     content: &Bound<'py, PyAny>,
     media_type: Option<Bound<'py, PyString>>,
@@ -234,6 +235,117 @@ fn render_response<'py>(
     Ok((body, list, media_type))
 }
 
+/// The base class of `covet.responses.Response`: the rendered response's fields
+/// in Rust, and `init`, the constructor the Python classes use as `__init__`.
+///
+/// `Response("text")` then costs one Rust call and no Python frame: `__new__`
+/// allocates, `init` renders (as `render_response`) and stores. A Python subclass
+/// keeps its own `__init__` and may call `super().__init__(...)`; instances have a
+/// `__dict__` for what subclasses add. `_render_spec` (set on each class by
+/// `Response.__init_subclass__`) gives the class defaults in one lookup:
+/// `(media_type, charset, always_json, own_render)`.
+#[pyclass(name = "ResponseBase", module = "covet._core", subclass, dict, weakref)]
+pub struct ResponseBase {
+    #[pyo3(get, set)]
+    status_code: u16,
+    #[pyo3(get, set)]
+    body: Py<PyAny>,
+    #[pyo3(get, set)]
+    raw_headers: Py<PyAny>,
+    #[pyo3(get, set)]
+    background: Py<PyAny>,
+}
+
+#[pymethods]
+impl ResponseBase {
+    #[new]
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn new(
+        py: Python<'_>,
+        _args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
+    ) -> Self {
+        ResponseBase {
+            status_code: 200,
+            body: PyBytes::new(py, b"").into_any().unbind(),
+            raw_headers: PyList::empty(py).into_any().unbind(),
+            background: py.None(),
+        }
+    }
+
+    #[pyo3(signature = (content = None, status_code = 200, headers = None, media_type = None, background = None))]
+    fn init<'py>(
+        slf: &Bound<'py, Self>,
+        content: Option<&Bound<'py, PyAny>>,
+        status_code: u16,
+        headers: Option<&Bound<'py, PyAny>>,
+        media_type: Option<Bound<'py, PyString>>,
+        background: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let spec = slf.getattr(intern!(py, "_render_spec"))?;
+        let spec = spec.cast::<PyTuple>()?;
+        let default_media = spec.get_item(0)?;
+        let charset = spec.get_item(1)?;
+        let charset = charset.cast::<PyString>()?.to_str()?;
+        let always_json = spec.get_item(2)?.is_truthy()?;
+        let own_render = spec.get_item(3)?.is_truthy()?;
+        let explicit_media = media_type.is_some();
+        let media_type = match media_type {
+            Some(media_type) => Some(media_type),
+            None if default_media.is_none() => None,
+            None => Some(default_media.clone().cast_into::<PyString>()?),
+        };
+        let none = py.None().into_bound(py);
+        let content = content.unwrap_or(&none);
+        let (body, raw_headers, rendered_media) = if own_render {
+            let rendered = slf.call_method1(intern!(py, "render"), (content, media_type))?;
+            let (body, media): (Bound<'py, PyAny>, Option<Bound<'py, PyString>>) =
+                rendered.extract()?;
+            render_response(py, &body, media, status_code, None, headers, charset, true, false)?
+        } else {
+            let json_option = if always_json {
+                let option = slf.getattr(intern!(py, "option"))?;
+                Some(if option.is_none() { 0 } else { option.extract()? })
+            } else {
+                None
+            };
+            render_response(
+                py, content, media_type, status_code, json_option, headers, charset, false, false,
+            )?
+        };
+        {
+            let mut this = slf.borrow_mut();
+            this.status_code = status_code;
+            this.body = body.into_any().unbind();
+            this.raw_headers = raw_headers.into_any().unbind();
+            if let Some(background) = background {
+                this.background = background.unbind();
+            }
+        }
+        // The media type lives in the instance only when it differs from the
+        // class default (a class attribute): the common case stores nothing.
+        if explicit_media || own_render || !rendered_media_is(&rendered_media, &default_media)? {
+            let value = match rendered_media {
+                Some(media) => media.into_any(),
+                None => none,
+            };
+            slf.as_any()
+                .getattr(intern!(py, "__dict__"))?
+                .set_item(intern!(py, "media_type"), value)?;
+        }
+        Ok(())
+    }
+}
+
+fn rendered_media_is(rendered: &Option<Bound<'_, PyString>>, default: &Bound<'_, PyAny>) -> PyResult<bool> {
+    match rendered {
+        None => Ok(default.is_none()),
+        Some(media) => media.as_any().eq(default),
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<ResponseBase>()?;
     m.add_function(wrap_pyfunction!(render_response, m)?)
 }
