@@ -69,6 +69,29 @@ deps-system:
 	command -v nginx > /dev/null || [ -x /usr/sbin/nginx ] || [ "$$(id -u)" != 0 ] || \
 		(apt-get update && (apt-get install -y nginx-light || apt-get install -y nginx))
 
+# cargo-fuzz targets (rust/fuzz/, a crate of its own on the nightly toolchain), each
+# run for FUZZ_SECONDS; not part of `make test`. The committed seeds are read from
+# rust/fuzz/corpus/<target>/, new inputs go to rust/fuzz/work/<target>/ (ignored),
+# crashes to rust/fuzz/artifacts/<target>/; the last lines sum each run up.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= router urlencoded cookies multipart range content_type headers percent
+FUZZ_DIR := rust/fuzz
+
+.PHONY: fuzz
+fuzz:
+	cargo +nightly fuzz --version > /dev/null 2>&1 || cargo install cargo-fuzz --locked
+	set -e; for target in $(FUZZ_TARGETS); do \
+		echo "fuzzing $$target for $(FUZZ_SECONDS) s"; \
+		mkdir -p $(FUZZ_DIR)/work/$$target; \
+		status=0; cargo +nightly fuzz run --fuzz-dir $(FUZZ_DIR) --sanitizer none $$target \
+			$(FUZZ_DIR)/work/$$target $(FUZZ_DIR)/corpus/$$target \
+			-- -max_total_time=$(FUZZ_SECONDS) > $(FUZZ_DIR)/work/$$target.log 2>&1 || status=$$?; \
+		if [ $$status -ne 0 ]; then tail -n 60 $(FUZZ_DIR)/work/$$target.log; exit $$status; fi; \
+	done
+	@for target in $(FUZZ_TARGETS); do \
+		printf '%-13s %s\n' $$target "$$(grep -E '^#[0-9]+[[:space:]]+DONE' $(FUZZ_DIR)/work/$$target.log | tail -1)"; \
+	done
+
 # pytest runs last so that its summary line closes the output.
 test: deps-system build test-rust lint bench-smoke test-python
 
