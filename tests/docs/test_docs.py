@@ -300,3 +300,26 @@ def test_quoted_covet_names_exist(page: Path) -> None:
         except (ImportError, AttributeError) as exc:
             missing.append(f"{name} ({exc})")
     assert not missing, f"{page.name}: unknown names {missing}"
+
+
+FIGURE = re.compile(r"(?<![\w.])x?(\d[\d,]*\.\d+|\d{1,3}(?:,\d{3})+)x?(?![\w])")
+
+
+def figures(text: str) -> set[str]:
+    """Decimal figures, ratios and thousands-separated counts (``2.61x``, ``x0.95``,
+    ``313.9``, ``2,300``), without their ``x``."""
+    return set(FIGURE.findall(text))
+
+
+def test_performance_figures_come_from_the_benchmark_results() -> None:
+    """docs/performance.md may only quote what ``make bench`` recorded (or the README
+    quotes with its command): a figure that is not there was invented, or is stale
+    after a new run of ``make bench``; update the page from benches/RESULTS.md."""
+    page = re.sub(
+        r"^```.*?^```", "", (DOCS / "performance.md").read_text(encoding="utf-8"), flags=re.M | re.S
+    )
+    sources = (ROOT / "benches" / "RESULTS.md").read_text(encoding="utf-8") + (
+        ROOT / "README.md"
+    ).read_text(encoding="utf-8")
+    unknown = sorted(figures(page) - figures(sources))
+    assert not unknown, f"docs/performance.md quotes figures found in neither source: {unknown}"
