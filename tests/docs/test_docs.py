@@ -14,7 +14,9 @@
 
 Besides the snippets: every fence names its language (so a Python block cannot
 escape by being tagged ``py``), every relative link and anchor resolves, every
-``covet.…`` name quoted in inline code exists, and the index links every page.
+``covet.…`` name quoted in inline code exists, the index links every page, every
+figure on the performance page is one the benchmark results record, and the
+README's Python blocks (excerpts, not run) compile.
 """
 
 from __future__ import annotations
@@ -323,3 +325,18 @@ def test_performance_figures_come_from_the_benchmark_results() -> None:
     ).read_text(encoding="utf-8")
     unknown = sorted(figures(page) - figures(sources))
     assert not unknown, f"docs/performance.md quotes figures found in neither source: {unknown}"
+
+
+def test_readme_python_blocks_compile() -> None:
+    """The README's Python blocks are excerpts (they name objects defined elsewhere),
+    so they are not run here; they must at least be valid Python."""
+    readme = ROOT / "README.md"
+    errors = []
+    for block in parse_blocks(readme):
+        if block.lang != "python":
+            continue
+        try:
+            compile_block(block)
+        except SyntaxError as exc:
+            errors.append(f"README.md:{exc.lineno}: {exc.msg}")
+    assert not errors, errors
