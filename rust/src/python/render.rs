@@ -244,7 +244,7 @@ pub(crate) fn render_response<'py>(
 /// `__dict__` for what subclasses add. `_render_spec` (set on each class by
 /// `Response.__init_subclass__`) gives the class defaults in one lookup:
 /// `(media_type, charset, always_json, own_render)`.
-#[pyclass(name = "ResponseBase", module = "covet._core", subclass, dict, weakref)]
+#[pyclass(name = "ResponseBase", module = "covet._core", subclass)]
 pub struct ResponseBase {
     #[pyo3(get, set)]
     status_code: u16,
@@ -265,10 +265,11 @@ impl ResponseBase {
         _args: &Bound<'_, PyTuple>,
         _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
     ) -> Self {
+        // Placeholders: `init`, or a subclass's own `__init__`, sets the fields.
         ResponseBase {
             status_code: 200,
-            body: PyBytes::new(py, b"").into_any().unbind(),
-            raw_headers: PyList::empty(py).into_any().unbind(),
+            body: py.None(),
+            raw_headers: py.None(),
             background: py.None(),
         }
     }
@@ -302,16 +303,38 @@ impl ResponseBase {
             let rendered = slf.call_method1(intern!(py, "render"), (content, media_type))?;
             let (body, media): (Bound<'py, PyAny>, Option<Bound<'py, PyString>>) =
                 rendered.extract()?;
-            render_response(py, &body, media, status_code, None, headers, charset, true, false)?
+            render_response(
+                py,
+                &body,
+                media,
+                status_code,
+                None,
+                headers,
+                charset,
+                true,
+                false,
+            )?
         } else {
             let json_option = if always_json {
                 let option = slf.getattr(intern!(py, "option"))?;
-                Some(if option.is_none() { 0 } else { option.extract()? })
+                Some(if option.is_none() {
+                    0
+                } else {
+                    option.extract()?
+                })
             } else {
                 None
             };
             render_response(
-                py, content, media_type, status_code, json_option, headers, charset, false, false,
+                py,
+                content,
+                media_type,
+                status_code,
+                json_option,
+                headers,
+                charset,
+                false,
+                false,
             )?
         };
         {
@@ -338,7 +361,10 @@ impl ResponseBase {
     }
 }
 
-fn rendered_media_is(rendered: &Option<Bound<'_, PyString>>, default: &Bound<'_, PyAny>) -> PyResult<bool> {
+fn rendered_media_is(
+    rendered: &Option<Bound<'_, PyString>>,
+    default: &Bound<'_, PyAny>,
+) -> PyResult<bool> {
     match rendered {
         None => Ok(default.is_none()),
         Some(media) => media.as_any().eq(default),
