@@ -1,11 +1,13 @@
 """End-to-end benchmark over sockets: each app under uvicorn (and granian, if
-installed), load from ``wrk`` on 127.0.0.1.
+installed), load from ``wrk`` on 127.0.0.1. CovetPy also runs under granian's
+native RSGI interface (server ``rsgi``), beside its granian-ASGI figures.
 
 All servers are started once (one worker each, ``--loop uvloop --http httptools``,
 access log off) and every one is checked with a real request before it is loaded.
 Runs are interleaved: for each round, each scenario, each framework in turn, so
 drift in machine load spreads over everyone. Reports requests/s (median and
-min-max over rounds) and the ratio to the raw ASGI app under the same server.
+min-max over rounds) and the ratio to the raw ASGI app under the same server (for
+``rsgi``, the same granian binary: the raw ASGI app under granian's ASGI interface).
 ``wrk`` runs on the same machine: on 2 cores, client and server each get one.
 
     python benches/asgi_sockets.py [--duration 5] [--rounds 3] [--connections 64]
@@ -44,6 +46,10 @@ FRAMEWORKS: dict[str, str] = {
     "Falcon": "apps.falcon_app:app",
 }
 BASELINE = "raw ASGI"
+#: Servers only some apps can run under: RSGI is CovetPy's alone (``__rsgi__``).
+SERVER_FRAMEWORKS: dict[str, tuple[str, ...]] = {"rsgi": ("CovetPy",)}
+#: Where a server's ratio baseline runs when it has no raw app of its own.
+BASELINE_SERVER = {"rsgi": "granian"}
 
 #: wrk Lua: every request a different user id, so path caches cannot help.
 VARIED_USERS_LUA = """
@@ -69,7 +75,7 @@ class Scenario:
 
 SCENARIOS = [
     Scenario("plain", "GET / plain text", "/", expect_body=b"Hello, World!",
-             servers=("uvicorn", "granian")),
+             servers=("uvicorn", "granian", "rsgi")),
     Scenario("json", "GET /json", "/json",
              expect_json={"message": "Hello, World!", "id": 12345, "ok": True, "tags": ["a", "b"]}),
     Scenario("path_params", "GET /users/{id:int}/posts/{slug}, varied ids",
@@ -106,11 +112,17 @@ def command(kind: str, target: str, port: int) -> list[str]:
             "--loop", "uvloop", "--http", "httptools", "--no-access-log",
             "--log-level", "warning",
         ]  # fmt: skip
+    interface = "rsgi" if kind == "rsgi" else "asgi"
     return [
-        sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1",
+        sys.executable, "-m", "granian", "--interface", interface, "--host", "127.0.0.1",
         "--port", str(port), "--workers", "1", "--loop", "uvloop",
         "--working-dir", str(BENCHES), "--log-level", "warning", target,
     ]  # fmt: skip
+
+
+def runs_under(kind: str, framework: str) -> bool:
+    allowed = SERVER_FRAMEWORKS.get(kind)
+    return allowed is None or framework in allowed
 
 
 def wait_ready(server: Server, timeout: float = 30.0) -> None:
@@ -235,11 +247,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     kinds = ["uvicorn"]
     if importlib.util.find_spec("granian") is not None and not args.no_granian:
         kinds.append("granian")
+        if not args.no_rsgi and any(runs_under("rsgi", n) for n in names):
+            kinds.append("rsgi")
     scenarios = [s for s in SCENARIOS if not args.scenarios or s.name in args.scenarios]
-    wanted = [(n, k) for k in kinds for n in names]
+    wanted = [(n, k) for k in kinds for n in names if runs_under(k, n)]
     cells: dict[tuple[str, str, str], Cell] = {}
     plan: list[tuple[Scenario, str, str]] = [
-        (s, k, n) for s in scenarios for k in kinds if k in s.servers for n in names
+        (s, k, n)
+        for s in scenarios
+        for k in kinds
+        if k in s.servers
+        for n in names
+        if runs_under(k, n)
     ]
     with servers(wanted) as running:
         for scenario, kind, name in plan:
@@ -257,7 +276,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         if kind not in scenario.servers:
                             continue
                         order = names[round_ % len(names) :] + names[: round_ % len(names)]
-                        for name in order:
+                        for name in (n for n in order if runs_under(kind, n)):
                             cell = cells[(scenario.name, kind, name)]
                             if cell.error:
                                 continue
@@ -297,18 +316,23 @@ def markdown(report: dict[str, Any]) -> str:
     names = report["frameworks"]
     lines = [
         "Requests/s: median over rounds (min-max); xraw = ratio to the raw ASGI app under "
-        "the same server.",
+        "the same server (`rsgi`: CovetPy under granian's RSGI interface, its ratio to the "
+        "raw ASGI app under granian's ASGI interface; the other apps do not speak RSGI).",
         "",
         "| scenario | server | " + " | ".join(names) + " |",
         "|---|---|" + "---:|" * len(names),
     ]
-    for key, row in report["results"].items():
+    results = report["results"]
+    for key, row in results.items():
         scen, kind = key.split("/")
-        base = row.get(BASELINE, {}).get("median_rps")
+        base_row = results.get(f"{scen}/{BASELINE_SERVER.get(kind, kind)}", {})
+        base = base_row.get(BASELINE, {}).get("median_rps")
         cells = []
         for name in names:
             s = row.get(name, {})
-            if "error" in s:
+            if not runs_under(kind, name):
+                cells.append("-")
+            elif "error" in s:
                 cells.append("**ERROR**")
             elif "median_rps" in s:
                 ratio = f" x{s['median_rps'] / base:.2f}" if base else ""
@@ -318,6 +342,19 @@ def markdown(report: dict[str, Any]) -> str:
             else:
                 cells.append("checked")
         lines.append(f"| {report['scenarios'][scen]} | {kind} | " + " | ".join(cells) + " |")
+    for key, row in results.items():
+        scen, kind = key.split("/")
+        other = results.get(f"{scen}/{BASELINE_SERVER.get(kind, kind)}", {})
+        if kind in BASELINE_SERVER:
+            for name in names:
+                mine = row.get(name, {}).get("median_rps")
+                theirs = other.get(name, {}).get("median_rps")
+                if mine and theirs:
+                    lines.append(
+                        f"\n{report['scenarios'][scen]}: {name} under {kind} serves "
+                        f"x{mine / theirs:.2f} the requests/s of {name} under "
+                        f"{BASELINE_SERVER[kind]} (ASGI), same run."
+                    )
     errors = [
         f"- {name} / {key}: `{s['error']}`"
         for key, row in report["results"].items()
@@ -338,7 +375,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--frameworks", nargs="*")
     parser.add_argument("--scenarios", nargs="*")
-    parser.add_argument("--no-granian", action="store_true")
+    parser.add_argument("--no-granian", action="store_true", help="no granian (nor RSGI)")
+    parser.add_argument("--no-rsgi", action="store_true", help="no CovetPy under RSGI")
     parser.add_argument("--check-only", action="store_true", help="verify each app, no load")
     parser.add_argument("--json", metavar="PATH")
     parser.add_argument("--markdown", metavar="PATH")

@@ -1,6 +1,6 @@
 """Type stubs for the Rust extension ``covet._core`` (checked by mypy.stubtest)."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, final
 
 from typing_extensions import disjoint_base
@@ -47,6 +47,8 @@ __all__ = [
     "render_response",
     "route_id",
     "route_template",
+    "rsgi_headers",
+    "rsgi_scope",
     "slash_redirect_location",
 ]
 
@@ -189,3 +191,11 @@ def render_response(
     as_body: bool = False,
     stream: bool = False,
 ) -> tuple[bytes, list[tuple[bytes, bytes]], str | None]: ...
+
+# -- RSGI (covet.rsgi) ---------------------------------------------------------------
+def rsgi_scope(kind: str, scope: Any, state: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """The ASGI scope for granian's RSGI scope object and the request body's length
+    (-1: unknown); ``kind`` is ``"http"`` or ``"websocket"``."""
+
+def rsgi_headers(headers: Iterable[Sequence[bytes]]) -> list[tuple[str, str]]:
+    """ASGI ``(bytes, bytes)`` header pairs as latin-1 ``(str, str)`` pairs."""

@@ -19,12 +19,13 @@ DEBUG line per request and per WebSocket session (method, path, status, duration
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import html
 import logging
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from time import perf_counter_ns
 from typing import Any
@@ -41,6 +42,7 @@ from covet.middleware.stack import Middleware, MiddlewareStack
 from covet.requests import Request
 from covet.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from covet.routing import CovetRouter, Host, Mount, Route, RouteMatch
+from covet.rsgi import RSGIAdapter
 from covet.stats import Stats, StatsSnapshot
 from covet.types import ASGIApp, Receive, Scope, Send
 from covet.websockets import (
@@ -854,6 +856,27 @@ class CovetASGIApp:
             await send({"type": "lifespan.shutdown.failed", "message": traceback.format_exc()})
             raise
         await send({"type": "lifespan.shutdown.complete"})
+
+    # -- RSGI -------------------------------------------------------------------------
+    def __rsgi__(self, scope: Any, protocol: Any) -> Awaitable[None]:
+        """granian's RSGI entry (``granian --interface rsgi module:app``): each call
+        runs through this app's ASGI path (``covet.rsgi``). A plain function
+        returning the coroutine: no extra coroutine layer per request."""
+        return self._rsgi.serve(scope, protocol)
+
+    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        """RSGI worker start: the lifespan and startup handlers, as ASGI lifespan."""
+        if self._debug and not self._debug_logging_ready:
+            self._setup_debug_logging()
+        self._rsgi.startup(loop)
+
+    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        """RSGI worker stop: the shutdown handlers, then the lifespan's exit."""
+        self._rsgi.shutdown(loop)
+
+    @functools.cached_property
+    def _rsgi(self) -> RSGIAdapter:
+        return RSGIAdapter(self)
 
 
 def create_asgi_app(

@@ -9,6 +9,7 @@ pub mod forms;
 pub mod http;
 pub mod limits;
 pub mod router;
+pub mod rsgi;
 pub mod stats;
 
 #[cfg(feature = "python")]

@@ -9,6 +9,7 @@ mod parsers;
 mod ranges;
 mod render;
 mod router;
+mod rsgi;
 mod stats;
 
 #[pymodule]
@@ -26,5 +27,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     stats::register(m)?;
     ranges::register(m)?;
     render::register(m)?;
+    rsgi::register(m)?;
     Ok(())
 }
