@@ -167,10 +167,6 @@ DEFAULT_MAX_RANGES: int
 def parse_range(header: str | bytes, size: int, max_ranges: int = ...) -> list[tuple[int, int]]: ...
 @disjoint_base
 class ResponseBase:
-    status_code: int
-    body: Any
-    raw_headers: Any
-    background: Any
     def __new__(cls, *_args: Any, **_kwargs: Any) -> ResponseBase: ...
     def init(
         self,

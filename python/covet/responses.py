@@ -180,9 +180,9 @@ class Response(_core.ResponseBase):
     otherwise) or None (empty body). ``background`` runs after the response has
     been sent (``covet.background``).
 
-    The object is a Rust type (``_core.ResponseBase``): ``status_code``, ``body``,
-    ``raw_headers`` and ``background`` are its fields, and ``__init__`` renders the
-    body and the validated ASGI header list in one Rust call, with no Python frame.
+    The class derives from a Rust type (``_core.ResponseBase``) whose ``__init__``
+    renders the body and the validated ASGI header list and stores ``status_code``,
+    ``body`` and ``raw_headers`` in one Rust call, with no Python frame.
     A subclass may define its own ``__init__`` (calling ``super().__init__(...)`` or
     setting the fields) or override ``render(content, media_type) -> (bytes,
     media_type)``; its bytes then go through the same call for the headers.
@@ -192,6 +192,7 @@ class Response(_core.ResponseBase):
     charset = "utf-8"
     #: orjson options (JSONResponse).
     option: int | None = None
+    background: BackgroundTask | None = None
     #: JSONResponse: the content is always JSON, encoded with ``option``.
     _always_json = False
     #: The class defaults ``__init__`` reads in one lookup: (media_type, charset,
@@ -202,7 +203,6 @@ class Response(_core.ResponseBase):
         status_code: int
         body: bytes
         raw_headers: list[tuple[bytes, bytes]]
-        background: BackgroundTask | None
 
         def __init__(
             self,
@@ -617,6 +617,8 @@ class EventSourceResponse(StreamingResponse):
     media_type = "text/event-stream"
     ping_interval: float | None = 15.0
     ping_message = b": ping\n\n"
+    _stop_requested = False
+    _stop: asyncio.Future[None] | None = None
 
     def __init__(
         self,
@@ -639,14 +641,35 @@ class EventSourceResponse(StreamingResponse):
         if b"x-accel-buffering" not in names:
             self.raw_headers.append((b"x-accel-buffering", b"no"))
 
+    def stop(self) -> None:
+        """Ends the stream: the response finishes properly right away (the event
+        being produced is dropped) and the client sees its end. The app's graceful
+        drain calls it on shutdown."""
+        self._stop_requested = True
+        if self._stop is not None and not self._stop.done():
+            self._stop.set_result(None)
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        live = getattr(scope.get("app"), "live_connections", None)
+        if live is None:
+            await super().__call__(scope, receive, send)
+            return
+        with live.stream(self):  # so that a shutdown can stop it
+            await super().__call__(scope, receive, send)
+
     async def chunks(self) -> AsyncIterator[bytes]:
         iterator = self.body_iterator.__aiter__()
         pending: asyncio.Future[Any] | None = None
+        stop = self._stop = asyncio.get_running_loop().create_future()
         try:
-            while True:
+            while not self._stop_requested:
                 if pending is None:
                     pending = asyncio.ensure_future(iterator.__anext__())
-                done, _ = await asyncio.wait({pending}, timeout=self.ping_interval)
+                done, _ = await asyncio.wait(
+                    {pending, stop}, timeout=self.ping_interval, return_when=asyncio.FIRST_COMPLETED
+                )
+                if stop.done():
+                    return
                 if not done:
                     yield self.ping_message
                     continue
