@@ -35,6 +35,12 @@ import orjson
 from covet import _core
 from covet.background import run_task
 from covet.datastructures import State
+from covet.drain import (
+    DEFAULT_DRAIN_TIMEOUT,
+    LiveConnections,
+    check_drain_timeout,
+    install_signal_drain,
+)
 from covet.exceptions import ClientDisconnect, HTTPException, status_phrase
 from covet.limits import DEFAULT_LIMITS, Limits
 from covet.middleware.base import BaseHTTPMiddleware, DispatchFunction
@@ -63,6 +69,21 @@ Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
 
 
 _send_rendered = Response.__call__
+#: Stats id of every request that matched no route (``covet.stats``).
+_UNMATCHED_ROUTE: int = _core.UNMATCHED_ROUTE
+#: Scope key of the ``_RouteLabel`` a mount's middleware passes down to its router.
+_ROUTE_LABEL = "covet.route_label"
+
+
+class _RouteLabel:
+    """Where a request under a mount's middleware was finally routed, for per-route
+    stats: the mount's template prefix going in, the route's stats id coming out."""
+
+    __slots__ = ("prefix", "route_id")
+
+    def __init__(self, prefix: str, route_id: int) -> None:
+        self.prefix = prefix
+        self.route_id = route_id
 
 
 @functools.cache
@@ -174,6 +195,11 @@ def to_response(result: Any) -> Response:
     )
 
 
+def _route_id(prefix: str, template: str, own_id: int) -> int:
+    """The stats id of ``template`` under the mount templates ``prefix``."""
+    return own_id if not prefix else _core.route_id(prefix + template)
+
+
 async def _call(func: Callable[..., Any], *args: Any) -> Any:
     result = func(*args)
     if hasattr(result, "__await__"):
@@ -199,6 +225,7 @@ class CovetASGIApp:
         limits: Limits | None = None,
         routes: Sequence[Route | Mount | Host] | None = None,
         middleware: Sequence[Middleware] | None = None,
+        drain_timeout: float | None = DEFAULT_DRAIN_TIMEOUT,
     ) -> None:
         if router is not None and routes is not None:
             raise TypeError("pass router= or routes=, not both")
@@ -231,6 +258,11 @@ class CovetASGIApp:
         #: Largest incoming WebSocket message, in bytes, before the connection is
         #: closed with 1009; None leaves only the server's own limit.
         self.websocket_max_message_size = websocket_max_message_size
+        #: Seconds a shutdown waits for WebSocket handlers and event streams to end
+        #: after closing them (1001) and stopping them; None: no drain (``covet.drain``).
+        self.drain_timeout = check_drain_timeout(drain_timeout)
+        #: The WebSocket sessions and event streams being served now.
+        self.live_connections = LiveConnections()
         self._status_handlers: dict[int, ExceptionHandler] = {}
         self._class_handlers: dict[type[Exception], ExceptionHandler] = {}
         for key, handler in (exception_handlers or {}).items():
@@ -406,7 +438,12 @@ class CovetASGIApp:
                 status = await _send_response(response, scope, receive, send)
         finally:
             if status:  # _finish, inlined
-                self._record(status, perf_counter_ns() - start)
+                self._record(
+                    status,
+                    perf_counter_ns() - start,
+                    _UNMATCHED_ROUTE if route is None else route.stats_id,
+                    scope["method"],
+                )
             else:
                 self._stats.client_disconnected()
             if request is not None and request._form is not None:
@@ -414,11 +451,11 @@ class CovetASGIApp:
         if background is not None:
             await run_task(background)
 
-    def _finish(self, status: int, start: int) -> None:
-        """Records a finished request; one whose client left before it was answered
-        (status 0) counts apart, as a client disconnect."""
+    def _finish(self, status: int, start: int, route_id: int, method: str) -> None:
+        """Records a finished request (also under its route); one whose client left
+        before it was answered (status 0) counts apart, as a client disconnect."""
         if status:
-            self._record(status, perf_counter_ns() - start)
+            self._record(status, perf_counter_ns() - start, route_id, method)
         else:
             self._stats.client_disconnected()
 
@@ -432,12 +469,13 @@ class CovetASGIApp:
         start: int,
     ) -> None:
         status = 0
+        route_id = _UNMATCHED_ROUTE
         try:
-            status = await self._dispatch(router, match, scope, receive, send)
+            status, route_id = await self._dispatch(router, match, scope, receive, send)
         except ClientDisconnect:
             status = 0
         finally:
-            self._finish(status, start)
+            self._finish(status, start, route_id, scope["method"])
 
     async def dispatch(
         self, router: CovetRouter, scope: Scope, receive: Receive, send: Send
@@ -445,7 +483,11 @@ class CovetASGIApp:
         """Routes ``scope`` within ``router`` (a mounted sub-router's middleware
         ends here) and answers it; stats are recorded where the request entered."""
         match = router.match_scope(scope, None, None, router.redirect_slashes)
-        await self._dispatch(router, match, scope, receive, send)
+        label: _RouteLabel | None = scope.get(_ROUTE_LABEL)
+        prefix = label.prefix if label is not None else ""
+        _, route_id = await self._dispatch(router, match, scope, receive, send, prefix)
+        if label is not None:
+            label.route_id = route_id
 
     async def _dispatch(
         self,
@@ -454,30 +496,44 @@ class CovetASGIApp:
         scope: Scope,
         receive: Receive,
         send: Send,
-    ) -> int:
+        prefix: str = "",
+    ) -> tuple[int, int]:
         """The one place that acts on a routing result, for HTTP and WebSocket, at
         any mount depth: the error answers (404, 405 with Allow, OPTIONS, slash
         redirects, 414, 431), descending into mounted routers, handing the request
         to mounted apps and to route middleware, and calling endpoints. Returns the
-        status sent (0: the client left first)."""
+        status sent (0: the client left first) and the stats id of the route
+        template that answered (mount prefixes included: ``prefix`` is the template
+        of the mounts already descended)."""
         while True:
             route = match.route
             if route is None:
-                return await self._answer_unrouted(match, scope, receive, send)
+                status = await self._answer_unrouted(match, scope, receive, send)
+                return status, _UNMATCHED_ROUTE
             mount = route.mount
             if mount is None and route.app is None:
-                return await self.run_endpoint(route, scope, receive, send, match.params)
+                status = await self.run_endpoint(route, scope, receive, send, match.params)
+                return status, _route_id(prefix, route.path, route.stats_id)
+            label = None
             if mount is not None:
                 scope = mount.child_scope(scope, match.params)
                 if mount.app is None:
                     router = mount.router
                     match = router.match_scope(scope, None, None, router.redirect_slashes)
+                    prefix += mount.path
                     continue
+                route_id = _route_id(prefix, mount.path + "/{path:path}", mount.stats_id)
+                if mount.router is not None:
+                    # Middleware around a sub-router: its routing happens inside.
+                    label = _RouteLabel(prefix + mount.path, route_id)
+                    scope[_ROUTE_LABEL] = label
             else:
                 outer = scope.get("path_params")
                 params = match.params or {}
                 scope = dict(scope, path_params={**outer, **params} if outer else params)
-            return await self._call_app(route.app, scope, receive, send)
+                route_id = _route_id(prefix, route.path, route.stats_id)
+            status = await self._call_app(route.app, scope, receive, send)
+            return status, route_id if label is None else label.route_id
 
     async def _call_app(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> int:
         """Hands the request to an ASGI app (a mounted app, route or mount
@@ -509,8 +565,7 @@ class CovetASGIApp:
         if outer:
             params = {**outer, **(params or {})}
         if scope["type"] == "websocket":
-            await self._run_websocket(route.call, scope, receive, send, params)
-            return 101
+            return await self._run_websocket(route.call, scope, receive, send, params)
         request = Request(scope, receive, params)
         try:
             response = await route.call(request)
@@ -621,7 +676,10 @@ class CovetASGIApp:
         limits = self._limits
         router = self.router
         match = router.match_scope(scope, limits.max_header_count, limits.max_url_length, False)
-        await self._dispatch(router, match, scope, receive, send)
+        start = perf_counter_ns()
+        status, route_id = await self._dispatch(router, match, scope, receive, send)
+        if status:  # a session counts per route only: it is not a request
+            self._stats.record_route(status, perf_counter_ns() - start, route_id, "WEBSOCKET")
 
     async def _run_websocket(
         self,
@@ -630,14 +688,16 @@ class CovetASGIApp:
         receive: Receive,
         send: Send,
         params: dict[str, Any] | None,
-    ) -> None:
+    ) -> int:
         """Runs the handler and makes sure the connection ends properly whatever it
         does: returns without accepting (403/denial), returns without closing (1000),
         raises (1011 and logged; before accept a 500 denial), raises HTTPException
         (before accept a denial with its status; after, 1008 for 4xx and 1011 for 5xx)
         or WebSocketException (its code). An app exception handler registered for
         the exception's class (or 500 for unhandled ones) is called with
-        ``(websocket, exc)`` first; it may close the connection itself."""
+        ``(websocket, exc)`` first; it may close the connection itself. While the
+        app drains (shutdown) new sessions are refused with 503. Returns the
+        handshake's status (101 once accepted)."""
         websocket = WebSocket(
             scope,
             receive,
@@ -647,20 +707,28 @@ class CovetASGIApp:
             stats=self._stats,
         )
         start = perf_counter_ns()
+        live = self.live_connections
         try:
-            try:
-                await endpoint(websocket)
-            except WebSocketDisconnect:
-                return  # the peer left, or a receive_* closed on a protocol error
-            except Exception as exc:
-                await self._websocket_exception(websocket, exc)
-                return
-            if websocket.application_state is WebSocketState.CONNECTING:
+            if live.draining:
                 await websocket.send_denial_response(
-                    JSONResponse({"detail": "Forbidden"}, status_code=403)
+                    JSONResponse({"detail": "Service Unavailable"}, status_code=503)
                 )
-            elif websocket.application_state is WebSocketState.CONNECTED:
-                await websocket.close(1000)
+                return websocket.handshake_status
+            with live.websocket(websocket):  # so that a shutdown can close it
+                try:
+                    await endpoint(websocket)
+                except WebSocketDisconnect:
+                    return websocket.handshake_status  # the peer left, or a protocol error
+                except Exception as exc:
+                    await self._websocket_exception(websocket, exc)
+                    return websocket.handshake_status
+                if websocket.application_state is WebSocketState.CONNECTING:
+                    await websocket.send_denial_response(
+                        JSONResponse({"detail": "Forbidden"}, status_code=403)
+                    )
+                elif websocket.application_state is WebSocketState.CONNECTED:
+                    await websocket.close(1000)
+            return websocket.handshake_status
         finally:
             if websocket.accepted:
                 self._stats.websocket_closed()
@@ -720,9 +788,15 @@ class CovetASGIApp:
 
     # -- stats ------------------------------------------------------------------------
     def get_stats(self) -> StatsSnapshot:
-        """Request counts, latency percentiles and open WebSocket connections; see
-        ``covet.stats`` for the fields."""
+        """Request counts, latency percentiles and open WebSocket connections, in
+        total and per route template (``routes``); see ``covet.stats`` for the
+        fields."""
         return self._stats.snapshot()  # type: ignore[return-value]
+
+    @property
+    def stats(self) -> Stats:
+        """The recorder behind ``get_stats`` (``covet.metrics`` exports it)."""
+        return self._stats
 
     def reset_stats(self) -> None:
         """Zeroes the counters (open WebSocket connections stay counted)."""
@@ -812,8 +886,12 @@ class CovetASGIApp:
         self._lifespan_stack = stack
 
     async def shutdown(self) -> None:
-        """Runs every shutdown handler even if one fails, then exits the ``lifespan``
-        context; re-raises the first error."""
+        """Drains first: closes open WebSockets with 1001 and ends event streams,
+        waiting up to ``drain_timeout`` seconds for their handlers (``covet.drain``).
+        Then runs every shutdown handler even if one fails, then exits the
+        ``lifespan`` context; re-raises the first error."""
+        if self.drain_timeout is not None:
+            await self.live_connections.drain(self.drain_timeout)
         first_error: BaseException | None = None
         for handler in self._shutdown_handlers:
             try:
@@ -828,6 +906,7 @@ class CovetASGIApp:
             except Exception as exc:
                 logger.exception("lifespan context failed on exit")
                 first_error = first_error or exc
+        self.live_connections.reopen()  # a later startup (test clients) serves again
         if first_error is not None:
             raise first_error
 
@@ -847,7 +926,18 @@ class CovetASGIApp:
             await send({"type": "lifespan.startup.failed", "message": traceback.format_exc()})
             raise
         await send({"type": "lifespan.startup.complete"})
-        message = await receive()
+        # A server's SIGTERM/SIGINT drains first, before the server waits for open
+        # connections (which WebSockets and event streams never end by themselves).
+        uninstall = (
+            install_signal_drain(self._drain_now, asyncio.get_running_loop())
+            if self.drain_timeout is not None
+            else None
+        )
+        try:
+            message = await receive()
+        finally:
+            if uninstall is not None:
+                uninstall()
         if message["type"] != "lifespan.shutdown":
             raise RuntimeError(f"expected ASGI 'lifespan.shutdown', got {message['type']!r}")
         try:
@@ -856,6 +946,10 @@ class CovetASGIApp:
             await send({"type": "lifespan.shutdown.failed", "message": traceback.format_exc()})
             raise
         await send({"type": "lifespan.shutdown.complete"})
+
+    async def _drain_now(self) -> None:
+        if self.drain_timeout is not None:
+            await self.live_connections.drain(self.drain_timeout)
 
     # -- RSGI -------------------------------------------------------------------------
     def __rsgi__(self, scope: Any, protocol: Any) -> Awaitable[None]:

@@ -198,7 +198,17 @@ class Route:
     gets an ``app``: those middleware around the endpoint, entered per request.
     """
 
-    __slots__ = ("_template", "app", "call", "endpoint", "methods", "middleware", "name", "path")
+    __slots__ = (
+        "_template",
+        "app",
+        "call",
+        "endpoint",
+        "methods",
+        "middleware",
+        "name",
+        "path",
+        "stats_id",
+    )
 
     mount: Mount | None = None
 
@@ -238,6 +248,9 @@ class Route:
             _wrap(_EndpointApp(self), self.middleware) if self.middleware else None
         )
         self._template = _Template(path)
+        #: The id of ``path`` in the stats' route registry: requests are counted
+        #: per template (``covet.stats``), whatever their actual path.
+        self.stats_id: int = _core.route_id(path)
 
     @property
     def handler(self) -> Handler:
@@ -308,7 +321,16 @@ class Mount:
     prefix's parameters. ``routes=[...]`` builds the sub-router in place.
     """
 
-    __slots__ = ("_segments", "_template", "app", "middleware", "name", "path", "router")
+    __slots__ = (
+        "_segments",
+        "_template",
+        "app",
+        "middleware",
+        "name",
+        "path",
+        "router",
+        "stats_id",
+    )
 
     def __init__(
         self,
@@ -341,6 +363,8 @@ class Mount:
             self.app = None
         self._segments = path.count("/")
         self._template = _Template(path)
+        #: Requests a mounted app answers count under the pattern the mount matches.
+        self.stats_id: int = _core.route_id(path + "/{" + _MOUNT_REST + ":path}")
 
     @property
     def prefix(self) -> str:

@@ -124,6 +124,7 @@ class WebSocket(HTTPConnection):
     __slots__ = (
         "_accepted",
         "_denial_complete",
+        "_denial_status",
         "_receive",
         "_send",
         "_stats",
@@ -152,6 +153,7 @@ class WebSocket(HTTPConnection):
         self._stats = stats
         self._accepted = False
         self._denial_complete = False
+        self._denial_status = 0
         self.max_message_size = max_message_size
         self.client_state = CONNECTING
         self.application_state = CONNECTING
@@ -169,6 +171,12 @@ class WebSocket(HTTPConnection):
     def accepted(self) -> bool:
         """Whether ``accept()`` ever completed on this connection."""
         return self._accepted
+
+    @property
+    def handshake_status(self) -> int:
+        """The HTTP status the handshake got: 101 once accepted, a denial response's
+        status, 403 after ``close()`` before accepting, 0 while undecided."""
+        return 101 if self._accepted else self._denial_status
 
     async def _connect(self) -> None:
         message = await self._receive()
@@ -189,6 +197,8 @@ class WebSocket(HTTPConnection):
         """Completes the handshake, choosing ``subprotocol`` (one the client offered)
         and adding ``headers`` to the 101 response."""
         if self.application_state is not CONNECTING:
+            if self.client_state is DISCONNECTED:  # the peer left, or the server drained it
+                raise self._unusable("accept")
             raise RuntimeError(
                 f"accept() called on a WebSocket that is {self.application_state.name.lower()}"
             )
@@ -254,6 +264,7 @@ class WebSocket(HTTPConnection):
             message = {"type": kind, "status": status, "headers": headers}
             self.application_state = RESPONSE
             self._denial_complete = False
+            self._denial_status = status
         elif state is RESPONSE and kind == "websocket.http.response.body":
             if self._denial_complete:
                 raise RuntimeError("the denial response is already complete")
@@ -438,6 +449,8 @@ class WebSocket(HTTPConnection):
         _check_close(code, reason)
         if self.application_state is not CONNECTING and self.application_state is not CONNECTED:
             return
+        if self.application_state is CONNECTING:
+            self._denial_status = 403  # what the server answers a close before accept
         self.application_state = DISCONNECTED
         self.close_code = code
         self.close_reason = reason or ""

@@ -15,8 +15,15 @@
 //! A snapshot reads the counters one by one; taken while requests are in flight, it
 //! may see a request in one counter and not yet in another. Once recording is quiet,
 //! the snapshot is exact.
+//!
+//! Each request may also be recorded under its route (`routes`): its template, method
+//! and status class, with a histogram of the same layout.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+pub mod routes;
+
+use routes::RouteTable;
 
 /// Sub-buckets per power of two, as a bit count: 2^5 = 32.
 const SUB_BITS: u32 = 5;
@@ -39,6 +46,12 @@ pub fn bucket_index(value: u64) -> usize {
     let shift = exp - SUB_BITS;
     let mantissa = ((value >> shift) as usize) & (SUB_COUNT - 1);
     (exp - SUB_BITS + 1) as usize * SUB_COUNT + mantissa
+}
+
+/// The value a bucket stands for: the middle of its range.
+pub fn bucket_midpoint(index: usize) -> u64 {
+    let (low, high) = bucket_bounds(index);
+    low + (high - low) / 2
 }
 
 /// The inclusive range of values that land in bucket `index`.
@@ -101,6 +114,8 @@ pub struct Stats {
     websocket_active: AtomicU64,
     websocket_total: AtomicU64,
     client_disconnects: AtomicU64,
+    resets: AtomicU64,
+    routes: RouteTable,
 }
 
 fn zeroed(len: usize) -> Box<[AtomicU64]> {
@@ -126,6 +141,8 @@ impl Stats {
             websocket_active: AtomicU64::new(0),
             websocket_total: AtomicU64::new(0),
             client_disconnects: AtomicU64::new(0),
+            resets: AtomicU64::new(0),
+            routes: RouteTable::new(),
         }
     }
 
@@ -146,8 +163,38 @@ impl Stats {
         if let Some(bucket) = self.histogram.get(bucket_index(elapsed_ns)) {
             bucket.fetch_add(1, Relaxed);
         }
-        self.max_ns.fetch_max(elapsed_ns, Relaxed);
-        self.min_ns.fetch_min(elapsed_ns, Relaxed);
+        // Read first: the extremes rarely change, and a plain load is cheaper than
+        // a read-modify-write on every request.
+        if elapsed_ns > self.max_ns.load(Relaxed) {
+            self.max_ns.fetch_max(elapsed_ns, Relaxed);
+        }
+        if elapsed_ns < self.min_ns.load(Relaxed) {
+            self.min_ns.fetch_min(elapsed_ns, Relaxed);
+        }
+    }
+
+    /// Records one request under its route as well: `route` an id from
+    /// [`routes::route_id`], `method` an index into [`routes::METHODS`]. An unknown
+    /// route id counts under [`routes::UNMATCHED`]; a status outside 100..=599 is
+    /// not recorded per route.
+    pub fn record_route(&self, route: u32, method: usize, status: u16, elapsed_ns: u64) {
+        let route = if routes::is_registered(route) {
+            route
+        } else {
+            routes::UNMATCHED
+        };
+        self.routes.record(route, method, status, elapsed_ns);
+    }
+
+    /// Per-route cells that counted a request since the last reset.
+    pub fn route_snapshot(&self) -> Vec<routes::RouteSnapshot> {
+        self.routes.snapshot()
+    }
+
+    /// How many times `reset` was called: lets an exporter keep its counters
+    /// monotonic across resets.
+    pub fn resets(&self) -> u64 {
+        self.resets.load(Relaxed)
     }
 
     /// A client went away before its request was answered: the client's doing,
@@ -183,6 +230,8 @@ impl Stats {
         }
         self.websocket_total.store(0, Relaxed);
         self.client_disconnects.store(0, Relaxed);
+        self.routes.reset();
+        self.resets.fetch_add(1, Relaxed);
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -219,18 +268,27 @@ impl Stats {
 /// holding the ceil(q * n)-th smallest sample, clamped to the exact observed
 /// `[min, max]`. 0 for an empty histogram.
 pub fn percentile(counts: &[u64], q: f64, min: u64, max: u64) -> u64 {
-    let total: u64 = counts.iter().sum();
+    let buckets: Vec<(usize, u64)> = counts
+        .iter()
+        .enumerate()
+        .filter(|&(_, &n)| n > 0)
+        .map(|(index, &n)| (index, n))
+        .collect();
+    percentile_sparse(&buckets, q, min, max)
+}
+
+/// `percentile` over `(bucket index, count)` pairs in ascending index order.
+pub fn percentile_sparse(buckets: &[(usize, u64)], q: f64, min: u64, max: u64) -> u64 {
+    let total: u64 = buckets.iter().map(|&(_, n)| n).sum();
     if total == 0 {
         return 0;
     }
     let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).clamp(1, total);
     let mut seen = 0u64;
-    for (index, &n) in counts.iter().enumerate() {
+    for &(index, n) in buckets {
         seen += n;
         if seen >= rank {
-            let (low, high) = bucket_bounds(index);
-            let mid = low + (high - low) / 2;
-            return mid.clamp(min.min(max), max);
+            return bucket_midpoint(index).clamp(min.min(max), max);
         }
     }
     max
@@ -388,6 +446,37 @@ mod tests {
         assert_eq!((s.websocket_active, s.websocket_total), (2, 0));
         stats.record(200, 9);
         assert_eq!(stats.snapshot().p50_ns, 9);
+    }
+
+    #[test]
+    fn record_route_counts_per_route_and_globally_apart() {
+        let stats = Stats::new();
+        let id = routes::route_id("/stats-test/{id:int}").expect("registry has room");
+        stats.record(200, 10);
+        stats.record_route(id, routes::method_index("GET"), 200, 10);
+        stats.record_route(u32::MAX, routes::method_index("GET"), 404, 5);
+        let s = stats.snapshot();
+        assert_eq!(s.requests, 1);
+        let mut cells: Vec<_> = stats
+            .route_snapshot()
+            .into_iter()
+            .map(|r| (r.route, r.method, r.class, r.cell.count))
+            .collect();
+        cells.sort();
+        assert_eq!(
+            cells,
+            vec![(routes::UNMATCHED, "GET", 4, 1), (id, "GET", 2, 1)]
+        );
+    }
+
+    #[test]
+    fn reset_clears_routes_and_counts_itself() {
+        let stats = Stats::new();
+        stats.record_route(routes::UNMATCHED, 0, 404, 5);
+        assert_eq!(stats.resets(), 0);
+        stats.reset();
+        assert_eq!(stats.resets(), 1);
+        assert!(stats.route_snapshot().is_empty());
     }
 
     #[test]

@@ -25,6 +25,7 @@ KEYS = {
     "latency_p90",
     "latency_p99",
     "latency_max",
+    "routes",
 }
 
 
@@ -62,6 +63,7 @@ async def test_fresh_app_has_zeroed_stats_with_every_field() -> None:
     assert stats["average_response_time"] == 0.0
     assert stats["status_codes"] == {}
     assert stats["latency_p50"] == stats["latency_p99"] == 0.0
+    assert stats["routes"] == {}
 
 
 async def test_counts_are_exact_under_hundreds_of_concurrent_requests(caplog) -> None:
