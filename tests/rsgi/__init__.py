@@ -1,0 +1,1 @@
+"""End-to-end tests of the RSGI interface under a real granian."""
