@@ -705,6 +705,7 @@ class CovetASGIApp:
             params,
             max_message_size=self.websocket_max_message_size,
             stats=self._stats,
+            counters=self._ws_counters,
         )
         start = perf_counter_ns()
         live = self.live_connections
@@ -791,7 +792,9 @@ class CovetASGIApp:
         """Request counts, latency percentiles and open WebSocket connections, in
         total and per route template (``routes``); see ``covet.stats`` for the
         fields."""
-        return self._stats.snapshot()  # type: ignore[return-value]
+        snapshot = self._stats.snapshot()
+        snapshot.update(self._ws_counters.snapshot())
+        return snapshot  # type: ignore[return-value]
 
     @property
     def stats(self) -> Stats:
@@ -801,6 +804,13 @@ class CovetASGIApp:
     def reset_stats(self) -> None:
         """Zeroes the counters (open WebSocket connections stay counted)."""
         self._stats.reset()
+        self._ws_counters.reset()
+
+    @functools.cached_property
+    def _ws_counters(self) -> _core.WsCounters:
+        """WebSocket message and byte totals, added to by each connection's
+        counters in Rust (``covet.websockets``)."""
+        return _core.WsCounters()
 
     # -- errors -----------------------------------------------------------------------
     def _lookup_handler(

@@ -20,6 +20,11 @@ value wide), so recording takes no lock and costs the same after a billion reque
   counted here and not in ``requests_processed``, ``errors`` or ``status_codes``.
 - ``websocket_connections``: WebSocket connections open now (accepted, not yet
   ended); ``websocket_connections_total``: connections accepted since start.
+- ``websocket_messages_received``, ``websocket_messages_sent``,
+  ``websocket_bytes_received``, ``websocket_bytes_sent``: WebSocket messages and
+  their payload bytes (UTF-8 for text) over all connections, counted in Rust as
+  each message passes (``covet.websockets``); messages refused as too large count
+  as received.
 - ``routes``: the same per route template, method and status class:
   ``{"/users/{id:int}": {"GET": {"2xx": {"count", "errors", "mean", "p50", "p90",
   "p99", "max"}}}}``, times in seconds, ``errors`` the 5xx count. A route is its
@@ -75,6 +80,10 @@ class StatsSnapshot(TypedDict):
     latency_p90: float
     latency_p99: float
     latency_max: float
+    websocket_messages_received: int
+    websocket_messages_sent: int
+    websocket_bytes_received: int
+    websocket_bytes_sent: int
     #: template -> method -> status class ("2xx") -> counts.
     routes: dict[str, dict[str, dict[str, RouteStats]]]
 

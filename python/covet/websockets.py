@@ -19,6 +19,12 @@ Lifecycle rules (enforced, each with a clear error):
   the app's ``websocket_max_message_size``, 1 MiB by default) closes the connection
   with 1009 and raises ``WebSocketDisconnect(1009)``. The server buffers a message
   before the app sees it, so also bound the server (uvicorn ``--ws-max-size``).
+- Every message received and sent passes through the Rust core once
+  (``_core.WsConnection``): its size (UTF-8 bytes for text, computed from the str's
+  code points without encoding), the limit check, and the connection's message and
+  byte counters (``websocket.counters``), which add up into the app's totals in
+  ``app.get_stats()`` (``websocket_messages_received``/``_sent``,
+  ``websocket_bytes_received``/``_sent``).
 - A frame of the wrong kind for ``receive_text``/``receive_bytes`` closes with 1003,
   malformed JSON in ``receive_json`` with 1007 (the WebSocket counterparts of an
   HTTP 400); both raise ``WebSocketDisconnect`` with that code.
@@ -123,6 +129,7 @@ class WebSocket(HTTPConnection):
 
     __slots__ = (
         "_accepted",
+        "_counts",
         "_denial_complete",
         "_denial_status",
         "_receive",
@@ -144,6 +151,7 @@ class WebSocket(HTTPConnection):
         *,
         max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
         stats: Any = None,
+        counters: _core.WsCounters | None = None,
     ) -> None:
         if scope["type"] != "websocket":
             raise ValueError(f"a WebSocket needs a 'websocket' scope, not {scope['type']!r}")
@@ -151,6 +159,8 @@ class WebSocket(HTTPConnection):
         self._receive = receive
         self._send = send
         self._stats = stats
+        # This connection's counters; with an app's ``counters`` they add to its totals.
+        self._counts = counters.connection() if counters is not None else _core.WsConnection()
         self._accepted = False
         self._denial_complete = False
         self._denial_status = 0
@@ -171,6 +181,12 @@ class WebSocket(HTTPConnection):
     def accepted(self) -> bool:
         """Whether ``accept()`` ever completed on this connection."""
         return self._accepted
+
+    @property
+    def counters(self) -> _core.WsConnection:
+        """This connection's ``messages_received``, ``messages_sent``,
+        ``bytes_received`` and ``bytes_sent`` (payload bytes, UTF-8 for text)."""
+        return self._counts
 
     @property
     def handshake_status(self) -> int:
@@ -311,9 +327,9 @@ class WebSocket(HTTPConnection):
         if self.application_state is not CONNECTED:
             raise self._unusable("receive")
         message = await self._receive()
-        limit = self.max_message_size
-        if message["type"] != "websocket.receive" or (
-            limit is not None and _too_big(message, limit)
+        # One Rust call: the size, the limit check and the counters.
+        if message["type"] != "websocket.receive" or not self._counts.received(
+            message, self.max_message_size
         ):
             await self._refuse(message)
         return message
@@ -340,9 +356,8 @@ class WebSocket(HTTPConnection):
         if self.application_state is not CONNECTED:
             raise self._unusable("receive")
         message = await self._receive()
-        limit = self.max_message_size
-        if message["type"] != "websocket.receive" or (
-            limit is not None and _too_big(message, limit)
+        if message["type"] != "websocket.receive" or not self._counts.received(
+            message, self.max_message_size
         ):
             await self._refuse(message)
         text = message.get("text")
@@ -411,6 +426,8 @@ class WebSocket(HTTPConnection):
             await self._send(message)
         except OSError:  # the server's "client disconnected" (uvicorn: ClientDisconnected)
             raise self._lost() from None
+        if message["type"] == "websocket.send":
+            self._counts.sent(message)
 
     def _lost(self) -> WebSocketDisconnect:
         self._peer_gone({"code": 1006})
@@ -426,6 +443,7 @@ class WebSocket(HTTPConnection):
             await self._send({"type": "websocket.send", "text": data})
         except OSError:
             raise self._lost() from None
+        self._counts.sent_text(data)
 
     async def send_bytes(self, data: bytes) -> None:
         if not isinstance(data, (bytes, bytearray, memoryview)):
@@ -461,19 +479,6 @@ class WebSocket(HTTPConnection):
 
     def __repr__(self) -> str:
         return f"<WebSocket {self.path} {self.application_state.name}>"
-
-
-def _too_big(message: Message, limit: int) -> bool:
-    data = message.get("bytes")
-    if data is not None:
-        return len(data) > limit
-    text = message.get("text") or ""
-    n = len(text)
-    if n * 4 <= limit:  # even all-4-byte UTF-8 fits: no need to encode
-        return False
-    if n > limit:
-        return True
-    return len(text.encode("utf-8", "surrogatepass")) > limit
 
 
 __all__ = [

@@ -11,6 +11,7 @@ pub mod limits;
 pub mod router;
 pub mod rsgi;
 pub mod stats;
+pub mod websocket;
 
 #[cfg(feature = "python")]
 mod python;

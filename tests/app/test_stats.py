@@ -26,6 +26,10 @@ KEYS = {
     "latency_p99",
     "latency_max",
     "routes",
+    "websocket_messages_received",
+    "websocket_messages_sent",
+    "websocket_bytes_received",
+    "websocket_bytes_sent",
 }
 
 

@@ -107,3 +107,31 @@ async def test_many_concurrent_connections(server: GranianServer) -> None:
 
     results = await asyncio.gather(*(session(i) for i in range(20)))
     assert results == [[f"{i}:{k}" for k in range(5)] for i in range(20)]
+
+
+async def test_messages_are_counted_in_the_app_stats(server: GranianServer) -> None:
+    def stats() -> dict[str, int]:
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        try:
+            conn.request("GET", "/stats")
+            return dict(json.loads(conn.getresponse().read()))
+        finally:
+            conn.close()
+
+    before = stats()
+    async with connect(f"ws://127.0.0.1:{server.port}/ws") as ws:
+        for text in ("a", "é", "中文"):
+            await ws.send(text)
+            assert await ws.recv() == text
+        await ws.send(b"1234")
+        assert await ws.recv() == b"1234"
+    after = stats()
+    for key, change in (
+        ("websocket_messages_received", 4),
+        ("websocket_messages_sent", 4),
+        ("websocket_bytes_received", 1 + 2 + 6 + 4),
+        ("websocket_bytes_sent", 1 + 2 + 6 + 4),
+    ):
+        assert after[key] - before[key] == change, key

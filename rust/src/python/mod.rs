@@ -11,6 +11,7 @@ mod render;
 mod router;
 mod rsgi;
 mod stats;
+mod websocket;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -28,5 +29,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ranges::register(m)?;
     render::register(m)?;
     rsgi::register(m)?;
+    websocket::register(m)?;
     Ok(())
 }
