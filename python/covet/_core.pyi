@@ -6,7 +6,6 @@ from typing import Any, ClassVar, final
 from typing_extensions import disjoint_base
 
 __all__ = [
-    "ResponseBase",
     "ANY_HTTP_METHOD",
     "ANY_METHOD",
     "DEFAULT_LIMITS",
@@ -30,6 +29,7 @@ __all__ = [
     "MultipartParser",
     "RangeHeaderError",
     "RangeNotSatisfiableError",
+    "ResponseBase",
     "RouteConflictError",
     "RouteDefinitionError",
     "RouteMatch",
@@ -118,6 +118,7 @@ ROUTE_METHODS: tuple[str, ...]
 
 def route_id(template: str) -> int: ...
 def route_template(id: int) -> str | None: ...
+
 @final
 class Stats:
     def __new__(cls) -> Stats: ...
@@ -167,6 +168,7 @@ def encode_headers(
 DEFAULT_MAX_RANGES: int
 
 def parse_range(header: str | bytes, size: int, max_ranges: int = ...) -> list[tuple[int, int]]: ...
+
 @disjoint_base
 class ResponseBase:
     def __new__(cls, *_args: Any, **_kwargs: Any) -> ResponseBase: ...

@@ -66,9 +66,12 @@ pub fn quote_path(text: &str) -> String {
 mod tests {
     use super::{quote_path, strip_decoded_prefix, toggle_trailing_slash};
 
+    /// `(raw path, decoded root path, raw path below it)`.
+    type StripCase = (&'static [u8], &'static str, Option<&'static [u8]>);
+
     #[test]
-    pub fn strip_decoded_prefix_table() {
-        let cases: &[(&[u8], &str, Option<&[u8]>)] = &[
+    fn strip_decoded_prefix_table() {
+        let cases: &[StripCase] = &[
             (b"/api/users", "/api", Some(b"/users")),
             (b"/api/users", "", Some(b"/api/users")),
             (b"/a%20b/x", "/a b", Some(b"/x")),
@@ -83,6 +86,12 @@ mod tests {
         for &(raw, prefix, want) in cases {
             assert_eq!(strip_decoded_prefix(raw, prefix), want, "{raw:?} {prefix}");
         }
+    }
+
+    #[test]
+    fn quote_path_keeps_path_characters_and_escapes_the_rest() {
+        assert_eq!(quote_path("/a b/\u{20ac}/x;y=1"), "/a%20b/%E2%82%AC/x;y=1");
+        assert_eq!(quote_path("/%2F?#"), "/%252F%3F%23");
     }
 
     #[test]
