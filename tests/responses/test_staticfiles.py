@@ -152,8 +152,6 @@ def test_check_dir_raises_for_a_missing_directory(tmp_path: Path) -> None:
     assert app.directory.endswith("nope")
 
 
-
-
 async def test_standalone_app_honours_root_path(site: Path) -> None:
     app = StaticFiles(directory=site)
     status, _, body = await get(app, b"/assets/hello.txt", root_path="/assets")
