@@ -243,7 +243,7 @@ class Route:
         self.methods = method_list
         self.name = _endpoint_name(endpoint) if name is None else name
         self.middleware = list(middleware or ())
-        self.call = call
+        self.call: Callable[[Any], Awaitable[Any]] = call
         self.app: ASGIApp | None = (
             _wrap(_EndpointApp(self), self.middleware) if self.middleware else None
         )
