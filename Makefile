@@ -44,7 +44,7 @@ test-python: build
 lint: build
 	cargo fmt --check
 	cargo clippy --all-targets --quiet -- -D warnings
-	cargo clippy --all-targets --features python --quiet -- -D warnings
+	cargo clippy --all-targets --features python --quiet -- -D warnings  # pedantic: Cargo.toml [lints]
 	$(VENV)/bin/ruff check python tests benches examples
 	$(VENV)/bin/ruff format --check python tests benches examples
 	$(VENV)/bin/mypy --strict python/covet

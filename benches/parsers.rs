@@ -83,7 +83,7 @@ fn bench_query(c: &mut Criterion) {
         assert_eq!(pairs.len(), fields, "{name}");
         group.throughput(Throughput::Bytes(input.len() as u64));
         group.bench_with_input(BenchmarkId::new(name, input.len()), input, |b, input| {
-            b.iter(|| query::parse(black_box(input), 1000).map(|p| p.len()))
+            b.iter(|| query::parse(black_box(input), 1000).map(|p| p.len()));
         });
     }
     let decoded = query::parse(QUERY_TYPICAL, 10).expect("five fields");
@@ -106,7 +106,7 @@ fn bench_cookies(c: &mut Criterion) {
         );
         group.throughput(Throughput::Bytes(header.len() as u64));
         group.bench_with_input(BenchmarkId::new("cookies", count), &header, |b, header| {
-            b.iter(|| cookies::parse(black_box(header)).len())
+            b.iter(|| cookies::parse(black_box(header)).len());
         });
     }
     group.finish();
@@ -122,14 +122,14 @@ fn bench_percent(c: &mut Criterion) {
     assert_eq!(strict, decoded);
     group.throughput(Throughput::Bytes(escaped.len() as u64));
     group.bench_function(BenchmarkId::new("lossy_escaped", escaped.len()), |b| {
-        b.iter(|| percent::decode_lossy(black_box(escaped.as_bytes()), true).len())
+        b.iter(|| percent::decode_lossy(black_box(escaped.as_bytes()), true).len());
     });
     group.bench_function(BenchmarkId::new("strict_escaped", escaped.len()), |b| {
-        b.iter(|| percent::decode_strict(black_box(&escaped)).map(|s| s.len()))
+        b.iter(|| percent::decode_strict(black_box(&escaped)).map(|s| s.len()));
     });
     group.throughput(Throughput::Bytes(plain.len() as u64));
     group.bench_function(BenchmarkId::new("lossy_plain", plain.len()), |b| {
-        b.iter(|| percent::decode_lossy(black_box(plain.as_bytes()), true).len())
+        b.iter(|| percent::decode_lossy(black_box(plain.as_bytes()), true).len());
     });
     group.finish();
 }
@@ -202,7 +202,7 @@ fn bench_multipart(c: &mut Criterion) {
         );
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_with_input(BenchmarkId::new(name, body.len()), &body, |b, body| {
-            b.iter(|| parse_multipart(black_box(body), chunk))
+            b.iter(|| parse_multipart(black_box(body), chunk));
         });
     }
     let form = urlencoded(600);
@@ -213,7 +213,7 @@ fn bench_multipart(c: &mut Criterion) {
         BenchmarkId::new("urlencoded_form_600_fields", form.len()),
         &form,
         |b, form| {
-            b.iter(|| multipart::parse_urlencoded(black_box(form), 1000, 1 << 20).map(|p| p.len()))
+            b.iter(|| multipart::parse_urlencoded(black_box(form), 1000, 1 << 20).map(|p| p.len()));
         },
     );
     group.finish();
@@ -238,7 +238,7 @@ fn bench_range(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new(name, header.len()), header, |b, header| {
             b.iter(|| {
                 range::parse(black_box(header), size, range::DEFAULT_MAX_RANGES).map(|r| r.len())
-            })
+            });
         });
     }
     group.finish();

@@ -128,7 +128,7 @@ fn checked_paths<'t>(
     for (i, case) in table.iter().enumerate() {
         match covet.lookup("GET", &case.path) {
             Match::Found { value, .. } => {
-                assert_eq!(*value, i, "covet: {} hit the wrong route", case.path)
+                assert_eq!(*value, i, "covet: {} hit the wrong route", case.path);
             }
             other => panic!("covet: {} did not match: {other:?}", case.path),
         }
@@ -159,7 +159,7 @@ fn bench_vs_matchit(c: &mut Criterion) {
                 acc = acc.wrapping_add(covet_lookup(&covet, black_box(path)));
             }
             acc
-        })
+        });
     });
     group.bench_with_input(BenchmarkId::new("matchit", ROUTES), &paths, |b, paths| {
         b.iter(|| {
@@ -168,7 +168,7 @@ fn bench_vs_matchit(c: &mut Criterion) {
                 acc = acc.wrapping_add(matchit_lookup(&matchit, black_box(path)));
             }
             acc
-        })
+        });
     });
     group.finish();
 }
@@ -189,7 +189,7 @@ fn bench_scaling(c: &mut Criterion) {
                     acc = acc.wrapping_add(covet_lookup(&covet, black_box(path)));
                 }
                 acc
-            })
+            });
         });
         // The reference router on the same tables: how much of the growth with the
         // table size is the working set outgrowing the caches, for any router.
@@ -200,7 +200,7 @@ fn bench_scaling(c: &mut Criterion) {
                     acc = acc.wrapping_add(matchit_lookup(&matchit, black_box(path)));
                 }
                 acc
-            })
+            });
         });
         if n == 10_000 {
             // The big table with the small table's working set: 10 routes spread over
@@ -223,7 +223,7 @@ fn bench_scaling(c: &mut Criterion) {
                             acc = acc.wrapping_add(covet_lookup(&covet, black_box(path)));
                         }
                         acc
-                    })
+                    });
                 },
             );
         }
@@ -236,7 +236,7 @@ fn bench_scaling(c: &mut Criterion) {
 /// and a 405 (which must still find the `Allow` set).
 fn bench_shapes(c: &mut Criterion) {
     let mut router: Router<usize> = Router::new();
-    let routes: [(&str, &[&str]); 8] = [
+    let table: [(&str, &[&str]); 8] = [
         ("/", &["GET"]),
         ("/health", &["GET"]),
         ("/users", &["GET", "POST"]),
@@ -246,7 +246,7 @@ fn bench_shapes(c: &mut Criterion) {
         ("/files/{path:path}", &["GET"]),
         ("/items/{item_id:uuid}", &["GET"]),
     ];
-    for (i, (pattern, methods)) in routes.iter().enumerate() {
+    for (i, (pattern, methods)) in table.iter().enumerate() {
         router
             .insert(pattern, methods, i)
             .unwrap_or_else(|e| panic!("{pattern}: {e}"));
@@ -287,7 +287,7 @@ fn bench_shapes(c: &mut Criterion) {
                 Match::MethodNotAllowed { allow } => allow.len(),
                 Match::Options { .. } => 1,
                 Match::NotFound => 0,
-            })
+            });
         });
     }
     group.finish();

@@ -2,8 +2,6 @@
 //! address strings, the HTTP version, the raw path rebuilt from the decoded one, and
 //! how the request body is to be read.
 
-use std::borrow::Cow;
-
 /// ASGI's `http_version` for RSGI's (`"1"` is HTTP/1.0).
 pub fn http_version(rsgi: &str) -> &str {
     match rsgi {
@@ -32,35 +30,15 @@ pub fn parse_address(value: &str) -> Option<(&str, u16)> {
 /// Bytes kept as they are in a raw path: RFC 3986 unreserved characters, sub-delims,
 /// `:`, `@` and `/`. Everything else (`%` included: the path is already decoded) is
 /// percent-encoded.
-fn path_safe(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b)
-}
-
-/// The raw path for a decoded one (RSGI gives only the decoded path): its UTF-8
-/// bytes, percent-encoding what a raw path cannot carry as is. Borrowed when
-/// nothing needs encoding, the common case.
-pub fn encode_path(path: &str) -> Cow<'_, [u8]> {
-    let bytes = path.as_bytes();
-    if bytes.iter().all(|&b| path_safe(b)) {
-        return Cow::Borrowed(bytes);
-    }
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = Vec::with_capacity(bytes.len() * 3);
-    for &b in bytes {
-        if path_safe(b) {
-            out.push(b);
-        } else {
-            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
-        }
-    }
-    Cow::Owned(out)
-}
-
 /// How a request's body is read, from its headers: `Some(n)` bytes (its
 /// `Content-Length`, 0 for no body) or None (length unknown: chunked, or any
 /// HTTP/2 request without a `Content-Length`, or a length that is not a number).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct BodyLength {
+    #[allow(
+        clippy::option_option,
+        reason = "no header, a number, or a header that is not one"
+    )]
     content_length: Option<Option<u64>>,
     chunked: bool,
 }
@@ -91,6 +69,8 @@ impl BodyLength {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::router::paths::quote_path;
+    use std::borrow::Cow;
 
     #[test]
     fn addresses_with_ipv4_ipv6_and_without_a_port() {
@@ -112,18 +92,18 @@ mod tests {
 
     #[test]
     fn raw_path_borrows_plain_paths_and_encodes_the_rest() {
-        assert!(matches!(encode_path("/users/42/a-b_c.~"), Cow::Borrowed(_)));
-        assert_eq!(&*encode_path("/a b/é"), b"/a%20b/%C3%A9");
+        assert!(matches!(quote_path("/users/42/a-b_c.~"), Cow::Borrowed(_)));
+        assert_eq!(&*quote_path("/a b/é"), b"/a%20b/%C3%A9");
         // The path is decoded already: a literal % must stay a literal.
-        assert_eq!(&*encode_path("/100%"), b"/100%25");
-        assert_eq!(&*encode_path("/q?#"), b"/q%3F%23");
-        assert_eq!(&*encode_path("/:@!$&'()*+,;="), b"/:@!$&'()*+,;=");
+        assert_eq!(&*quote_path("/100%"), b"/100%25");
+        assert_eq!(&*quote_path("/q?#"), b"/q%3F%23");
+        assert_eq!(&*quote_path("/:@!$&'()*+,;="), b"/:@!$&'()*+,;=");
     }
 
     #[test]
     fn encoding_a_long_path_is_linear() {
         let path = "é".repeat(100_000);
-        assert_eq!(encode_path(&path).len(), 600_000);
+        assert_eq!(quote_path(&path).len(), 600_000);
     }
 
     fn length(headers: &[(&str, &str)], http2: bool) -> Option<u64> {

@@ -42,7 +42,7 @@ pub fn bucket_index(value: u64) -> usize {
         return value as usize;
     }
     // `exp` is the position of the highest set bit, at least SUB_BITS here.
-    let exp = 63 - value.leading_zeros();
+    let exp = value.ilog2();
     let shift = exp - SUB_BITS;
     let mantissa = ((value >> shift) as usize) & (SUB_COUNT - 1);
     (exp - SUB_BITS + 1) as usize * SUB_COUNT + mantissa
@@ -462,7 +462,7 @@ mod tests {
             .into_iter()
             .map(|r| (r.route, r.method, r.class, r.cell.count))
             .collect();
-        cells.sort();
+        cells.sort_unstable();
         assert_eq!(
             cells,
             vec![(routes::UNMATCHED, "GET", 4, 1), (id, "GET", 2, 1)]
@@ -501,8 +501,8 @@ mod tests {
                 let stats = Arc::clone(&stats);
                 std::thread::spawn(move || {
                     for i in 0..PER_THREAD {
-                        let status = if i % 10 == 0 { 500 } else { 200 };
-                        stats.record(status, t * 1_000 + i % 7);
+                        let code = if i % 10 == 0 { 500 } else { 200 };
+                        stats.record(code, t * 1_000 + i % 7);
                         if i % 100 == 0 {
                             stats.websocket_opened();
                             stats.websocket_closed();

@@ -203,7 +203,7 @@ fn is_bchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"'()+_,-./:=? ".contains(&b)
 }
 
-/// Checks a boundary parameter: 1..=MAX_BOUNDARY_LEN bchars, not ending in space.
+/// Checks a boundary parameter: `1..=MAX_BOUNDARY_LEN` bchars, not ending in space.
 pub fn validate_boundary(boundary: &[u8]) -> Result<(), MultipartError> {
     let ok = !boundary.is_empty()
         && boundary.len() <= MAX_BOUNDARY_LEN
@@ -347,7 +347,7 @@ impl MultipartParser {
                             self.state = State::Headers;
                             self.header_scan = 0;
                         }
-                        [] | [b'-'] | [b'\r'] => break,
+                        [] | [b'-' | b'\r'] => break,
                         _ => return Err(MultipartError::InvalidDelimiterLine.into()),
                     }
                 }
@@ -392,16 +392,13 @@ impl MultipartParser {
                         }
                         events.push(Event::Data(rest.get(..data_end).unwrap_or(&[]).to_vec()));
                     }
-                    match next {
-                        Some(skip) => {
-                            events.push(Event::PartEnd);
-                            pos += skip;
-                            self.state = State::AfterDelimiter;
-                        }
-                        None => {
-                            pos += data_end;
-                            break;
-                        }
+                    if let Some(skip) = next {
+                        events.push(Event::PartEnd);
+                        pos += skip;
+                        self.state = State::AfterDelimiter;
+                    } else {
+                        pos += data_end;
+                        break;
                     }
                 }
                 State::Epilogue | State::Closed => {
@@ -575,15 +572,12 @@ fn decode_ext_value(value: &str) -> Option<String> {
                     .get(i + 1..i + 3)
                     .and_then(|h| std::str::from_utf8(h).ok())
                     .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match (b, hex) {
-                    (b'%', Some(v)) => {
-                        bytes.push(v);
-                        i += 3;
-                    }
-                    _ => {
-                        bytes.push(b);
-                        i += 1;
-                    }
+                if let (b'%', Some(v)) = (b, hex) {
+                    bytes.push(v);
+                    i += 3;
+                } else {
+                    bytes.push(b);
+                    i += 1;
                 }
             }
             Some(bytes.into_iter().map(char::from).collect())
@@ -609,15 +603,12 @@ fn split_crlf(block: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut rest = Some(block);
     std::iter::from_fn(move || {
         let current = rest?;
-        match find(current, b"\r\n") {
-            Some(at) => {
-                rest = current.get(at + 2..);
-                current.get(..at)
-            }
-            None => {
-                rest = None;
-                Some(current)
-            }
+        if let Some(at) = find(current, b"\r\n") {
+            rest = current.get(at + 2..);
+            current.get(..at)
+        } else {
+            rest = None;
+            Some(current)
         }
     })
 }

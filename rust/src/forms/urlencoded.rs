@@ -88,9 +88,9 @@ mod tests {
         assert_eq!(
             owned(b"&flag&x=&=v&&"),
             vec![
-                ("flag".into(), "".into()),
-                ("x".into(), "".into()),
-                ("".into(), "v".into())
+                ("flag".into(), String::new()),
+                ("x".into(), String::new()),
+                (String::new(), "v".into())
             ]
         );
     }
@@ -125,12 +125,15 @@ mod tests {
     }
 
     fn encode(s: &str) -> String {
+        use std::fmt::Write as _;
         let mut out = String::new();
         for b in s.bytes() {
             match b {
                 b'a'..=b'z' | b'0'..=b'9' => out.push(b as char),
                 b' ' => out.push('+'),
-                _ => out.push_str(&format!("%{b:02X}")),
+                _ => {
+                    let _ = write!(out, "%{b:02X}");
+                }
             }
         }
         out

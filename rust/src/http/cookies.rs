@@ -32,7 +32,7 @@ pub fn parse(header: &str) -> Vec<(&str, Cow<'_, str>)> {
     out
 }
 
-/// Python's `str.isspace()`: Unicode White_Space plus the four ASCII separators
+/// Python's `str.isspace()`: Unicode `White_Space` plus the four ASCII separators
 /// 0x1C-0x1F, which Python counts as whitespace and Rust does not.
 fn is_py_space(c: char) -> bool {
     c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
@@ -44,9 +44,8 @@ fn strip(s: &str) -> &str {
 
 /// `http.cookies._unquote`: borrows unless there is an escape to decode.
 pub fn unquote(value: &str) -> Cow<'_, str> {
-    let inner = match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
-        Some(inner) => inner,
-        None => return Cow::Borrowed(value),
+    let Some(inner) = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) else {
+        return Cow::Borrowed(value);
     };
     if !inner.contains('\\') {
         return Cow::Borrowed(inner);

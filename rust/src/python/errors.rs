@@ -68,6 +68,10 @@ create_exception!(
     "No range in a Range header overlaps the representation (HTTP 416)."
 );
 
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "used as map_err(f), which passes by value"
+)]
 pub fn range_error(err: RangeError) -> PyErr {
     match err {
         RangeError::Malformed(_) => MalformedRangeError::new_err(err.to_string()),
@@ -95,6 +99,10 @@ create_exception!(
     "A form exceeds a configured limit: fields, files, part headers or field size (HTTP 413)."
 );
 
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "used as map_err(f), which passes by value"
+)]
 pub fn content_type_error(err: ContentTypeError) -> PyErr {
     InvalidContentTypeError::new_err(err.to_string())
 }
@@ -106,6 +114,10 @@ pub fn form_error(err: FormError) -> PyErr {
     }
 }
 
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "used as map_err(f), which passes by value"
+)]
 pub fn route_error(err: RouteError) -> PyErr {
     match err {
         RouteError::InvalidPattern { .. } => InvalidRouteError::new_err(err.to_string()),
@@ -113,10 +125,18 @@ pub fn route_error(err: RouteError) -> PyErr {
     }
 }
 
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "used as map_err(f), which passes by value"
+)]
 pub fn header_error(err: HeaderError) -> PyErr {
     InvalidHeaderError::new_err(err.to_string())
 }
 
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "used as map_err(f), which passes by value"
+)]
 pub fn urlencoded_error(err: UrlencodedError) -> PyErr {
     TooManyFieldsError::new_err(err.to_string())
 }

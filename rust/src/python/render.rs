@@ -132,7 +132,7 @@ fn content_type_for<'py>(
 
 /// The response body and its default media type, as `Response(content)` renders
 /// it: None is empty, bytes are sent as they are, str is encoded in `charset`
-/// (text/plain), anything else is JSON; JSONResponse (`json_option`) is always JSON.
+/// (text/plain), anything else is JSON; `JSONResponse` (`json_option`) is always JSON.
 fn render_body<'py>(
     py: Python<'py>,
     content: &Bound<'py, PyAny>,
@@ -287,16 +287,30 @@ impl ResponseBase {
             let rendered = slf.call_method1(intern!(py, "render"), (content, media_type))?;
             let (body, media): (Bound<'py, PyAny>, Option<Bound<'py, PyString>>) =
                 rendered.extract()?;
-            render_response(py, &body, media, status, None, headers, charset, true, false)?
+            render_response(
+                py, &body, media, status, None, headers, charset, true, false,
+            )?
         } else {
             let json_option = if always_json {
                 let option = slf.getattr(intern!(py, "option"))?;
-                Some(if option.is_none() { 0 } else { option.extract()? })
+                Some(if option.is_none() {
+                    0
+                } else {
+                    option.extract()?
+                })
             } else {
                 None
             };
             render_response(
-                py, content, media_type, status, json_option, headers, charset, false, false,
+                py,
+                content,
+                media_type,
+                status,
+                json_option,
+                headers,
+                charset,
+                false,
+                false,
             )?
         };
         // Plain attribute stores: a Python subclass keeps its attributes inline
@@ -310,7 +324,10 @@ impl ResponseBase {
         }
         // The media type is stored only when it differs from the class default (a
         // class attribute): the common case stores nothing.
-        if explicit_media || own_render || !rendered_media_is(&rendered_media, &default_media)? {
+        if explicit_media
+            || own_render
+            || !rendered_media_is(rendered_media.as_ref(), &default_media)?
+        {
             match rendered_media {
                 Some(media) => this.setattr(intern!(py, "media_type"), media)?,
                 None => this.setattr(intern!(py, "media_type"), none)?,
@@ -321,7 +338,7 @@ impl ResponseBase {
 }
 
 fn rendered_media_is(
-    rendered: &Option<Bound<'_, PyString>>,
+    rendered: Option<&Bound<'_, PyString>>,
     default: &Bound<'_, PyAny>,
 ) -> PyResult<bool> {
     match rendered {

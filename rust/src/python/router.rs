@@ -138,6 +138,10 @@ impl PyRouter {
     }
 
     /// Registers `route` for `pattern` and `methods`; returns the route's index.
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "PyO3 extracts a list as a Vec"
+    )]
     fn add(
         &mut self,
         py: Python<'_>,
@@ -346,20 +350,20 @@ fn slash_redirect_location(py: Python<'_>, scope: &Bound<'_, PyDict>) -> PyResul
     let full: Cow<'_, [u8]> = match &path {
         ScopePath::Raw(raw) => Cow::Borrowed(raw.cast::<PyBytes>()?.as_bytes()),
         ScopePath::Decoded(decoded) => {
-            Cow::Owned(quote_path(decoded.cast::<PyString>()?.to_str()?).into_bytes())
+            Cow::Owned(quote_path(decoded.cast::<PyString>()?.to_str()?).into_owned())
         }
     };
     let root = match scope.get_item(intern!(py, "app_root_path"))? {
         Some(root) => Some(root),
         None => scope.get_item(intern!(py, "root_path"))?,
     };
-    let root = match &root {
-        Some(root) => quote_path(root.cast::<PyString>()?.to_str()?),
-        None => String::new(),
+    let root: Vec<u8> = match &root {
+        Some(root) => quote_path(root.cast::<PyString>()?.to_str()?).into_owned(),
+        None => Vec::new(),
     };
     let mut target = Vec::with_capacity(root.len() + full.len() + 1);
-    if !root.is_empty() && !full.starts_with(root.as_bytes()) {
-        target.extend_from_slice(root.as_bytes());
+    if !root.is_empty() && !full.starts_with(&root) {
+        target.extend_from_slice(&root);
     }
     target.extend_from_slice(&full);
     let Some(target) = toggle_trailing_slash(&target) else {

@@ -7,7 +7,8 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
-use crate::rsgi::{encode_path, http_version, parse_address, BodyLength};
+use crate::router::paths::quote_path;
+use crate::rsgi::{http_version, parse_address, BodyLength};
 
 /// A str made of latin-1 code points as bytes (ASCII: its UTF-8 bytes as they are).
 fn latin1_bytes<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyBytes>> {
@@ -82,7 +83,7 @@ fn rsgi_scope<'py>(
     }
     out.set_item(intern!(py, "root_path"), intern!(py, ""))?;
     let path = scope.getattr(intern!(py, "path"))?;
-    let raw_path = PyBytes::new(py, &encode_path(path.cast::<PyString>()?.to_str()?));
+    let raw_path = PyBytes::new(py, &quote_path(path.cast::<PyString>()?.to_str()?));
     out.set_item(intern!(py, "path"), path)?;
     out.set_item(intern!(py, "raw_path"), raw_path)?;
     let query = scope.getattr(intern!(py, "query_string"))?;
@@ -146,15 +147,14 @@ fn rsgi_headers<'py>(py: Python<'py>, headers: &Bound<'py, PyAny>) -> PyResult<B
 
 fn latin1_str<'py>(py: Python<'py>, value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {
     let owned;
-    let bytes = match value.cast::<PyBytes>() {
-        Ok(bytes) => bytes.as_bytes(),
-        Err(_) => {
-            owned = py
-                .get_type::<PyBytes>()
-                .call1((value,))?
-                .cast_into::<PyBytes>()?;
-            owned.as_bytes()
-        }
+    let bytes = if let Ok(bytes) = value.cast::<PyBytes>() {
+        bytes.as_bytes()
+    } else {
+        owned = py
+            .get_type::<PyBytes>()
+            .call1((value,))?
+            .cast_into::<PyBytes>()?;
+        owned.as_bytes()
     };
     if bytes.is_ascii() {
         // ASCII is valid UTF-8: no decoding step.

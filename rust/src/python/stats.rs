@@ -124,6 +124,10 @@ impl PyStats {
     /// `series`, a list of `(template, method, status class, count, sum in
     /// nanoseconds, [cumulative count at each of bounds_ns])`. `bounds_ns` are
     /// histogram upper bounds in nanoseconds, ascending.
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "PyO3 extracts a list as a Vec"
+    )]
     fn export<'py>(&self, py: Python<'py>, bounds_ns: Vec<u64>) -> PyResult<Bound<'py, PyDict>> {
         let s = self.inner.snapshot();
         let dict = PyDict::new(py);
@@ -174,21 +178,19 @@ impl PyStats {
             let template = templates
                 .get(route as usize)
                 .map_or(routes::UNMATCHED_TEMPLATE, |t| &**t);
-            let methods = match out.get_item(template)? {
-                Some(found) => found.cast_into::<PyDict>()?,
-                None => {
-                    let fresh = PyDict::new(py);
-                    out.set_item(template, &fresh)?;
-                    fresh
-                }
+            let methods = if let Some(found) = out.get_item(template)? {
+                found.cast_into::<PyDict>()?
+            } else {
+                let fresh = PyDict::new(py);
+                out.set_item(template, &fresh)?;
+                fresh
             };
-            let classes = match methods.get_item(method)? {
-                Some(found) => found.cast_into::<PyDict>()?,
-                None => {
-                    let fresh = PyDict::new(py);
-                    methods.set_item(method, &fresh)?;
-                    fresh
-                }
+            let classes = if let Some(found) = methods.get_item(method)? {
+                found.cast_into::<PyDict>()?
+            } else {
+                let fresh = PyDict::new(py);
+                methods.set_item(method, &fresh)?;
+                fresh
             };
             let entry = PyDict::new(py);
             entry.set_item("count", cell.count)?;

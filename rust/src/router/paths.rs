@@ -8,13 +8,12 @@ pub fn toggle_trailing_slash(path: &[u8]) -> Option<Cow<'_, [u8]>> {
     if path.is_empty() || path == b"/" {
         return None;
     }
-    Some(match path.strip_suffix(b"/") {
-        Some(stripped) => Cow::Borrowed(stripped),
-        None => {
-            let mut toggled = path.to_vec();
-            toggled.push(b'/');
-            Cow::Owned(toggled)
-        }
+    Some(if let Some(stripped) = path.strip_suffix(b"/") {
+        Cow::Borrowed(stripped)
+    } else {
+        let mut toggled = path.to_vec();
+        toggled.push(b'/');
+        Cow::Owned(toggled)
     })
 }
 
@@ -47,24 +46,34 @@ fn hex(digit: u8) -> Option<u8> {
         .and_then(|d| u8::try_from(d).ok())
 }
 
-/// `text` percent-encoded as a URL path: unreserved characters, `/` and the
-/// sub-delimiters a path segment may hold stay, every other UTF-8 byte is escaped.
-pub fn quote_path(text: &str) -> String {
-    const KEEP: &[u8] = b"-._~!$&'()*+,;=:@/";
-    let mut out = String::with_capacity(text.len());
-    for &byte in text.as_bytes() {
-        if byte.is_ascii_alphanumeric() || KEEP.contains(&byte) {
-            out.push(char::from(byte));
+fn path_safe(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&byte)
+}
+
+/// `path` (decoded text) percent-encoded as a raw URL path: unreserved characters,
+/// `/` and the sub-delimiters a segment may hold stay, every other UTF-8 byte is
+/// escaped. Borrowed when nothing needs encoding, the common case.
+pub fn quote_path(path: &str) -> Cow<'_, [u8]> {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let bytes = path.as_bytes();
+    if bytes.iter().all(|&b| path_safe(b)) {
+        return Cow::Borrowed(bytes);
+    }
+    let mut out = Vec::with_capacity(bytes.len() * 3);
+    for &b in bytes {
+        if path_safe(b) {
+            out.push(b);
         } else {
-            out.push_str(&format!("%{byte:02X}"));
+            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::{quote_path, strip_decoded_prefix, toggle_trailing_slash};
+    use std::borrow::Cow;
 
     /// `(raw path, decoded root path, raw path below it)`.
     type StripCase = (&'static [u8], &'static str, Option<&'static [u8]>);
@@ -90,8 +99,13 @@ mod tests {
 
     #[test]
     fn quote_path_keeps_path_characters_and_escapes_the_rest() {
-        assert_eq!(quote_path("/a b/\u{20ac}/x;y=1"), "/a%20b/%E2%82%AC/x;y=1");
-        assert_eq!(quote_path("/%2F?#"), "/%252F%3F%23");
+        assert!(matches!(quote_path("/users/42/a-b_c.~"), Cow::Borrowed(_)));
+        assert_eq!(
+            &*quote_path("/a b/\u{20ac}/x;y=1"),
+            b"/a%20b/%E2%82%AC/x;y=1"
+        );
+        assert_eq!(&*quote_path("/%2F?#"), b"/%252F%3F%23");
+        assert_eq!(&*quote_path("/:@!$&'()*+,;="), b"/:@!$&'()*+,;=");
     }
 
     #[test]

@@ -114,12 +114,12 @@ pub(crate) fn parse_pattern(pattern: &str) -> Result<Vec<Segment<'_>>, RouteErro
         } else if part.contains(['{', '}']) {
             let open = part.matches('{').count();
             let close = part.matches('}').count();
-            let reason = if open != close {
-                format!("unbalanced braces in segment `{part}`")
-            } else {
+            let reason = if open == close {
                 format!(
                     "braces inside static text in segment `{part}`: a parameter must span a whole segment"
                 )
+            } else {
+                format!("unbalanced braces in segment `{part}`")
             };
             return Err(invalid(pattern, reason));
         } else {

@@ -838,7 +838,10 @@ fn route_strategy() -> impl Strategy<Value = RRoute> {
             let pattern = render(&segs);
             RRoute {
                 segs,
-                methods: methods.iter().map(|m| m.to_string()).collect(),
+                methods: methods
+                    .iter()
+                    .map(std::string::ToString::to_string)
+                    .collect(),
                 pattern,
             }
         })
@@ -892,7 +895,7 @@ fn same_shape(a: &[RSeg], b: &[RSeg]) -> bool {
         })
 }
 
-/// Reference for insert(): Ok unless a name repeats or one of the two conflict rules fires.
+/// Reference for `insert()`: Ok unless a name repeats or one of the two conflict rules fires.
 fn ref_accepts(existing: &[RRoute], new: &RRoute) -> bool {
     let names: Vec<&str> = new
         .segs
@@ -977,13 +980,13 @@ fn ref_match(route: &RRoute, path: &str) -> Option<Owned> {
                 }
             }
             RSeg::Param(n, ParamKind::Int) => {
-                params.push((n.to_string(), ParamValue::Int(ref_int(&dec)?)))
+                params.push((n.to_string(), ParamValue::Int(ref_int(&dec)?)));
             }
             RSeg::Param(n, ParamKind::Float) => {
-                params.push((n.to_string(), ParamValue::Float(ref_float(&dec)?)))
+                params.push((n.to_string(), ParamValue::Float(ref_float(&dec)?)));
             }
             RSeg::Param(n, ParamKind::Uuid) => {
-                params.push((n.to_string(), ParamValue::Uuid(ref_uuid(&dec)?)))
+                params.push((n.to_string(), ParamValue::Uuid(ref_uuid(&dec)?)));
             }
             RSeg::Param(n, _) => {
                 if dec.is_empty() {
@@ -1097,7 +1100,7 @@ proptest! {
         let mut router: Router<usize> = Router::new();
         let mut accepted: Vec<RRoute> = Vec::new();
         for route in &table {
-            let methods: Vec<&str> = route.methods.iter().map(|m| m.as_str()).collect();
+            let methods: Vec<&str> = route.methods.iter().map(std::string::String::as_str).collect();
             let expected = ref_accepts(&accepted, route);
             let got = router.insert(&route.pattern, &methods, accepted.len());
             prop_assert_eq!(got.is_ok(), expected, "insert {} {:?}: {:?}", route.pattern, route.methods, got);

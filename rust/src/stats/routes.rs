@@ -99,7 +99,7 @@ fn lock() -> std::sync::MutexGuard<'static, Registry> {
     // map and the list are updated after every fallible step), so poison is ignored.
     registry()
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The registry is full: [`MAX_ROUTE_IDS`] distinct templates were interned.
@@ -294,7 +294,7 @@ pub struct RouteSnapshot {
 /// The segment and offset of route `id`.
 fn locate(id: u32) -> (usize, usize) {
     let n = u64::from(id) + 1;
-    let segment = (63 - n.leading_zeros()) as usize;
+    let segment = n.ilog2() as usize;
     (segment, (n - (1u64 << segment)) as usize)
 }
 
@@ -459,7 +459,7 @@ mod tests {
             .into_iter()
             .map(|r| (r.route, r.method, r.class, r.cell.count, r.cell.total_ns))
             .collect();
-        cells.sort();
+        cells.sort_unstable();
         assert_eq!(
             cells,
             vec![
