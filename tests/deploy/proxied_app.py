@@ -3,7 +3,8 @@
 every worker through Redis and keyed on that client.
 
 Configured from the environment: COVET_TEST_REDIS_URL, COVET_TEST_LIMIT (requests per
-minute), COVET_TEST_TRUSTED (the proxy's address).
+minute), COVET_TEST_TRUSTED (the proxy's address), COVET_METRICS_DIR (where the
+workers publish their metrics, summed by ``GET /metrics``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 
 from covet import Middleware, Request, create_asgi_app
+from covet.metrics import PrometheusMetrics
 from covet.middleware import ProxyHeadersMiddleware, RateLimitMiddleware
 from covet.routing import Route
 
@@ -33,3 +35,5 @@ app = create_asgi_app(
         ),
     ],
 )
+metrics = PrometheusMetrics(app, interval=0.2)
+app.add_route("/metrics", metrics.endpoint)

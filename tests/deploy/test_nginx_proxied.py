@@ -8,6 +8,7 @@ address; clients connect from other loopback addresses, as other hosts would.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,10 +29,13 @@ def client_from(address: str) -> httpx.Client:
 def proxied(
     redis_process: RedisProcess, start_workers: StartWorkers, nginx_path: str, tmp_path: Path
 ) -> Iterator[tuple[NginxProcess, list[int]]]:
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
     env = {
         "COVET_TEST_REDIS_URL": redis_process.url,
         "COVET_TEST_LIMIT": str(LIMIT),
         "COVET_TEST_TRUSTED": PROXY_ADDRESS,
+        "COVET_METRICS_DIR": str(metrics_dir),
     }
     workers = start_workers("tests.deploy.proxied_app:app", 2, env=env)
     source = tmp_path / "nginx.conf"
@@ -81,3 +85,38 @@ def test_a_client_bypassing_the_proxy_cannot_spoof_its_address(
             f"http://127.0.0.1:{ports[0]}/whoami", headers={"x-forwarded-for": "203.0.113.9"}
         )
         assert seen.status_code == 200 and seen.json()["client"] == "127.0.0.7"
+
+
+def whoami_requests(page: str) -> dict[str, float]:
+    """``covet_requests_total`` samples of ``/whoami`` by status class."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    counts: dict[str, float] = {}
+    for family in text_string_to_metric_families(page):
+        for sample in family.samples:
+            if sample.name == "covet_requests_total" and sample.labels["route"] == "/whoami":
+                status = sample.labels["status"]
+                counts[status] = counts.get(status, 0.0) + sample.value
+    return counts
+
+
+def test_one_scrape_through_nginx_counts_the_requests_of_both_workers(
+    proxied: tuple[NginxProcess, list[int]],
+) -> None:
+    proxy, _ = proxied
+    pids: set[int] = set()
+    with client_from("127.0.0.5") as client:
+        for _ in range(LIMIT):
+            pids.add(client.get(proxy.base_url + "/whoami").json()["pid"])
+    assert len(pids) == 2
+    # Both workers publish every 0.2 s, and the scraped one publishes its own totals
+    # first: wait for the other's next publication. Each scrape comes from another
+    # address, so the rate limit never answers one.
+    deadline = time.monotonic() + 5
+    for attempt in range(1, 200):
+        with client_from(f"127.0.1.{attempt}") as scraper:
+            counts = whoami_requests(scraper.get(proxy.base_url + "/metrics").text)
+        if counts == {"2xx": LIMIT} or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert counts == {"2xx": LIMIT}
