@@ -20,6 +20,7 @@ __all__ = [
     "UNMATCHED_TEMPLATE",
     "URI_TOO_LONG",
     "WEBSOCKET",
+    "Dispatcher",
     "FormLimitError",
     "InvalidContentTypeError",
     "InvalidHeaderError",
@@ -34,6 +35,7 @@ __all__ = [
     "RouteDefinitionError",
     "RouteMatch",
     "Router",
+    "Serve",
     "Stats",
     "TooManyFieldsError",
     "TooManyRangesError",
@@ -97,6 +99,8 @@ class RouteMatch:
 
 @final
 class Router:
+    redirect_slashes: bool
+    has_hosts: bool
     def __new__(cls) -> Router: ...
     def add(self, pattern: str, methods: list[str], route: Any) -> int: ...
     def match_path(self, method: str, path: bytes, slash_hint: bool = False) -> RouteMatch: ...
@@ -109,6 +113,43 @@ class Router:
     ) -> RouteMatch: ...
     def pattern(self, route: int) -> str | None: ...
     def __len__(self) -> int: ...
+
+@final
+class Dispatcher:
+    def __new__(
+        cls,
+        app: Any,
+        *,
+        stats: Stats,
+        request_class: Any,
+        response_class: type,
+        to_response: Any,
+        send_response: Any,
+        run_task: Any,
+        not_found_body: bytes,
+        unmatched_route: int,
+    ) -> Dispatcher: ...
+    def configure(
+        self,
+        router: Any,
+        max_header_count: int | None,
+        max_url_length: int | None,
+        handlers: bool,
+    ) -> None: ...
+    def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Serve: ...
+    @property
+    def _is_coroutine(self) -> Any: ...
+    @property
+    def _is_coroutine_marker(self) -> Any: ...
+
+@final
+class Serve:
+    def __await__(self) -> Serve: ...
+    def __iter__(self) -> Serve: ...
+    def __next__(self) -> Any: ...
+    def send(self, value: Any) -> Any: ...
+    def throw(self, typ: Any, val: Any = None, _tb: Any = None) -> Any: ...
+    def close(self) -> None: ...
 
 def slash_redirect_location(scope: dict[str, Any]) -> str | None: ...
 

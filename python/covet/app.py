@@ -1,14 +1,16 @@
 """The ASGI 3.0 application: ``CovetASGIApp`` and its factories.
 
-A request's walk: ``_serve`` routes the scope with one Rust call
+A request's walk: ``_serve`` (``_core.Dispatcher``, in Rust) routes the scope
 (``CovetRouter.match_scope`` -> ``RouteMatch``). A plain endpoint is answered right
-there, the hot path: a lazy ``Request``, the handler, the pre-rendered response sent
-inline, status and latency recorded with one more Rust call (``covet.stats``).
-Everything else goes to ``_dispatch``, the one place that answers unrouted requests
-(404, 405, OPTIONS, slash redirects, 414, 431), descends into mounted routers,
-hands requests to mounted apps and to route or mount middleware, and calls
-endpoints (``run_endpoint``) — for HTTP and WebSocket scopes alike, at any depth,
-always as this app: its limits, exception handlers and stats apply.
+there, the hot path: a lazy ``Request``, the handler's coroutine driven from Rust,
+the pre-rendered response sent with two ``send`` calls, status and latency recorded
+(``covet.stats``); so is the default 404. Everything else comes back to Python:
+``_serve_rest`` and ``_dispatch``, the one place that answers unrouted requests
+(404 with exception handlers, 405, OPTIONS, slash redirects, 414, 431), descends
+into mounted routers, hands requests to mounted apps and to route or mount
+middleware, and calls endpoints (``run_endpoint``) — for HTTP and WebSocket scopes
+alike, at any depth, always as this app: its limits, exception handlers and stats
+apply.
 
 Lifespan runs the ``lifespan`` context manager and the startup/shutdown handlers.
 
@@ -267,10 +269,48 @@ class CovetASGIApp:
         self._class_handlers: dict[type[Exception], ExceptionHandler] = {}
         for key, handler in (exception_handlers or {}).items():
             self.add_exception_handler(key, handler)
+        #: The HTTP entry, in Rust (``_core.Dispatcher``): routes, runs a plain
+        #: endpoint, sends its response and records it; the rest comes back to
+        #: ``_serve_rest`` and ``_serve_other``.
+        self._serve: _core.Dispatcher = _core.Dispatcher(
+            self,
+            stats=self._stats,
+            request_class=Request,
+            response_class=Response,
+            to_response=to_response,
+            send_response=_send_response,
+            run_task=run_task,
+            not_found_body=_error_body(404),
+            unmatched_route=_UNMATCHED_ROUTE,
+        )
+        self._configure_dispatcher()
         self._asgi: ASGIApp = self._build_stack()
         self._choose_entry()
 
     # -- configuration --------------------------------------------------------------
+    @property
+    def router(self) -> CovetRouter:
+        return self._router
+
+    @router.setter
+    def router(self, router: CovetRouter) -> None:
+        self._router = router
+        self._configure_dispatcher()
+
+    def _configure_dispatcher(self) -> None:
+        """Hands the driver what it reads on every request; called whenever the
+        router, the limits or the exception handlers change."""
+        serve = self.__dict__.get("_serve")
+        if serve is None:  # still in __init__
+            return
+        limits = self._limits
+        serve.configure(
+            self._router,
+            limits.max_header_count,
+            limits.max_url_length,
+            bool(self._status_handlers or self._class_handlers),
+        )
+
     @property
     def limits(self) -> Limits:
         """Request limits (``covet.limits.Limits``): body size, forms, URL length,
@@ -283,6 +323,7 @@ class CovetASGIApp:
             raise TypeError(f"limits must be a covet.Limits, got {type(value).__name__}")
         self._limits = value
         # The URL and header-count checks run inside the Rust matcher (None: skipped).
+        self._configure_dispatcher()
 
     @property
     def debug(self) -> bool:
@@ -335,6 +376,7 @@ class CovetASGIApp:
             self._status_handlers[key] = handler
         else:
             self._class_handlers[key] = handler
+        self._configure_dispatcher()
 
     def add_route(self, path: str, handler: Any, methods: Any = None, **kwargs: Any) -> Any:
         return self.router.add_route(path, handler, methods, **kwargs)
@@ -375,54 +417,33 @@ class CovetASGIApp:
         """What the middleware stack wraps; follows later changes of ``debug``."""
         await (self._serve_logged if self._debug else self._serve)(scope, receive, send)
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # The app owns the request (its limits, handlers, stats and routes for
-        # url_for) wherever in its routes the endpoint lives.
-        scope["app"] = self
-        if scope["type"] != "http":
-            await self._serve_other(scope, receive, send)
-            return
-        start = perf_counter_ns()
-        limits = self._limits
-        router = self.router
-        match = router.match_scope(
-            scope, limits.max_header_count, limits.max_url_length, router.redirect_slashes
-        )
-        route = match.route
-        request: Request | None = None
-        if route is not None and route.app is None:
-            # The hot path: ``run_endpoint`` inlined, one coroutine layer less on
-            # every plain request (the two must stay the same).
-            request = Request(scope, receive, match.params)
-            try:
-                response = await route.call(request)
-                if not isinstance(response, Response):
-                    response = to_response(response)
-            except Exception as exc:
-                response = await self._handle_exception(request, exc)
-        elif (
-            route is None
+    async def _serve_rest(
+        self,
+        router: CovetRouter,
+        match: RouteMatch,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        start: int,
+    ) -> None:
+        """What the driver hands back for anything but a plain endpoint: a plain 404
+        answered inline, everything else through ``_dispatch``. ``start`` is when
+        routing began, on ``perf_counter_ns``'s clock."""
+        if (
+            match.route is None
             and match.kind == _NOT_FOUND
             and not match.redirect
             and not (self._status_handlers or self._class_handlers)
         ):
-            # A plain 404, the commonest error (scanners): the default body,
-            # encoded once, sent inline like a plain endpoint's response.
+            # A plain 404, the commonest error (scanners): the default body, encoded
+            # once, and the two sends done here.
             response = Response(_error_body(404), 404, None, "application/json")
-        else:
-            # Everything else (errors, mounts, route middleware): the dispatcher.
-            await self._dispatch_recorded(router, match, scope, receive, send, start)
-            return
-        status = 0
-        background = None
-        try:
-            if response.__class__.__call__ is _send_rendered:
-                # A fully rendered response: send it here rather than through one
-                # more coroutine (Response.__call__ does the same two sends).
+            status = 0
+            try:
                 await send(
                     {
                         "type": "http.response.start",
-                        "status": response.status_code,
+                        "status": 404,
                         "headers": response.raw_headers,
                     }
                 )
@@ -432,24 +453,11 @@ class CovetASGIApp:
                         "body": b"" if scope["method"] == "HEAD" else response.body,
                     }
                 )
-                status = response.status_code
-                background = response.background
-            else:  # runs its own background task
-                status = await _send_response(response, scope, receive, send)
-        finally:
-            if status:  # _finish, inlined
-                self._record(
-                    status,
-                    perf_counter_ns() - start,
-                    _UNMATCHED_ROUTE if route is None else route.stats_id,
-                    scope["method"],
-                )
-            else:
-                self._stats.client_disconnected()
-            if request is not None and request._form is not None:
-                await request.close()  # the form's uploads: temp files go away now
-        if background is not None:
-            await run_task(background)
+                status = 404
+            finally:
+                self._finish(status, start, _UNMATCHED_ROUTE, scope["method"])
+            return
+        await self._dispatch_recorded(router, match, scope, receive, send, start)
 
     def _finish(self, status: int, start: int, route_id: int, method: str) -> None:
         """Records a finished request (also under its route); one whose client left

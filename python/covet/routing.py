@@ -508,7 +508,7 @@ class CovetRouter:
     ) -> None:
         self._core = _core.Router()
         self.routes: list[Route] = []
-        self.redirect_slashes = redirect_slashes
+        self._core.redirect_slashes = redirect_slashes
         self._named: dict[str, list[Route]] = {}
         self._mounts: list[Mount] = []
         self._hosts: list[tuple[Host, _HostRoute]] = []
@@ -517,6 +517,14 @@ class CovetRouter:
         self.match_scope: Callable[..., RouteMatch] = self._core.match_scope
         for entry in routes or ():
             self.add(entry)
+
+    @property
+    def redirect_slashes(self) -> bool:
+        return self._core.redirect_slashes
+
+    @redirect_slashes.setter
+    def redirect_slashes(self, value: bool) -> None:
+        self._core.redirect_slashes = bool(value)
 
     # -- registration -------------------------------------------------------------------
     def add(self, entry: Route | Mount | Host) -> Route | Mount | Host:
@@ -528,6 +536,7 @@ class CovetRouter:
         elif isinstance(entry, Host):
             self._hosts.append((entry, _HostRoute(entry)))
             self.match_scope = self._match_hosts_first
+            self._core.has_hosts = True
         else:
             raise TypeError(f"expected a Route, Mount or Host, got {type(entry).__name__}")
         return entry

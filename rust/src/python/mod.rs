@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 
+mod driver;
 mod errors;
 mod forms;
 mod parsers;
@@ -28,6 +29,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     stats::register(m)?;
     ranges::register(m)?;
     render::register(m)?;
+    driver::register(m)?;
     rsgi::register(m)?;
     websocket::register(m)?;
     Ok(())

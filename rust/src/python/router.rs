@@ -21,7 +21,7 @@ const OPTIONS: u8 = 1;
 /// The path has routes, not for this method (`allow`).
 const METHOD_NOT_ALLOWED: u8 = 2;
 /// No route; `redirect` tells whether the path matches with its trailing slash toggled.
-const NOT_FOUND: u8 = 3;
+pub(crate) const NOT_FOUND: u8 = 3;
 /// The raw path plus query string is longer than the URL limit.
 const URI_TOO_LONG: u8 = 4;
 /// The request has more header lines than the header-count limit.
@@ -45,9 +45,14 @@ fn param_to_py<'py>(py: Python<'py>, value: &ParamValue<'_>) -> PyResult<Bound<'
 
 /// What the tree stores per route: the route object and its parameter names as
 /// interned Python strings (building the params dict allocates no key strings).
-struct RouteEntry {
+pub(crate) struct RouteEntry {
     route: Py<PyAny>,
     names: Box<[Py<PyString>]>,
+    /// `route.call` of a plain endpoint (`route.app is None`), read once at
+    /// registration so that the driver calls it without attribute lookups.
+    endpoint: Option<Py<PyAny>>,
+    /// `route.stats_id`, for the per-route stats.
+    stats_id: Option<i64>,
 }
 
 /// The outcome of routing one request.
@@ -69,6 +74,9 @@ pub struct RouteMatch {
     /// `NOT_FOUND` only: the path matches with its trailing slash toggled.
     #[pyo3(get)]
     redirect: bool,
+    /// For the driver: the endpoint of a plain route and its stats id.
+    endpoint: Option<Py<PyAny>>,
+    stats_id: Option<i64>,
 }
 
 #[pymethods]
@@ -83,6 +91,8 @@ impl RouteMatch {
             params: Some(params),
             allow: None,
             redirect: false,
+            endpoint: None,
+            stats_id: None,
         }
     }
 
@@ -105,6 +115,29 @@ impl RouteMatch {
 }
 
 impl RouteMatch {
+    /// The endpoint to call for a plain route, and the route's stats id.
+    pub(crate) fn endpoint<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> Option<(Bound<'py, PyAny>, Option<i64>)> {
+        self.endpoint
+            .as_ref()
+            .map(|endpoint| (endpoint.bind(py).clone(), self.stats_id))
+    }
+
+    pub(crate) fn kind(&self) -> u8 {
+        self.kind
+    }
+
+    pub(crate) fn redirects(&self) -> bool {
+        self.redirect
+    }
+
+    /// The converted path parameters (`FOUND`), for the driver.
+    pub(crate) fn params<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyDict>> {
+        self.params.as_ref().map(|params| params.bind(py).clone())
+    }
+
     fn outcome(kind: u8) -> Self {
         RouteMatch {
             kind,
@@ -112,6 +145,8 @@ impl RouteMatch {
             params: None,
             allow: None,
             redirect: false,
+            endpoint: None,
+            stats_id: None,
         }
     }
 
@@ -126,6 +161,12 @@ impl RouteMatch {
 #[pyclass(name = "Router", module = "covet._core")]
 pub struct PyRouter {
     inner: Router<RouteEntry>,
+    /// `CovetRouter.redirect_slashes`, kept here for the driver.
+    #[pyo3(get, set)]
+    pub(crate) redirect_slashes: bool,
+    /// Whether the `CovetRouter` has `Host` entries (matched in Python first).
+    #[pyo3(get, set)]
+    pub(crate) has_hosts: bool,
 }
 
 #[pymethods]
@@ -134,6 +175,8 @@ impl PyRouter {
     fn new() -> Self {
         Self {
             inner: Router::new(),
+            redirect_slashes: true,
+            has_hosts: false,
         }
     }
 
@@ -155,7 +198,21 @@ impl PyRouter {
             .into_iter()
             .map(|name| PyString::intern(py, name).unbind())
             .collect();
-        let entry = RouteEntry { route, names };
+        let bound = route.bind(py);
+        let endpoint = match bound.getattr(intern!(py, "app")) {
+            Ok(app) if app.is_none() => Some(bound.getattr(intern!(py, "call"))?.unbind()),
+            _ => None,
+        };
+        let stats_id = bound
+            .getattr(intern!(py, "stats_id"))
+            .ok()
+            .and_then(|id| id.extract().ok());
+        let entry = RouteEntry {
+            route,
+            names,
+            endpoint,
+            stats_id,
+        };
         self.inner
             .insert(pattern, &methods, entry)
             .map(|id| id.0)
@@ -183,7 +240,7 @@ impl PyRouter {
     /// more header lines than `max_header_count`, and `URI_TOO_LONG` when the raw
     /// path plus query string is longer than `max_url_length` bytes.
     #[pyo3(signature = (scope, max_header_count = None, max_url_length = None, slash_hint = false))]
-    fn match_scope<'py>(
+    pub(crate) fn match_scope<'py>(
         &self,
         py: Python<'py>,
         scope: &Bound<'py, PyDict>,
@@ -329,6 +386,8 @@ impl PyRouter {
                     params: Some(dict.unbind()),
                     allow: None,
                     redirect: false,
+                    endpoint: value.endpoint.as_ref().map(|e| e.clone_ref(py)),
+                    stats_id: value.stats_id,
                 }
             }
             Match::Options { allow } => RouteMatch::allow(py, OPTIONS, allow),

@@ -77,7 +77,7 @@ impl PyStats {
     }
 
     /// A client went away before its request was answered.
-    fn client_disconnected(&self) {
+    pub(crate) fn client_disconnected(&self) {
         self.inner.client_disconnected();
     }
 
@@ -203,6 +203,27 @@ impl PyStats {
             classes.set_item(class_name(class), entry)?;
         }
         Ok(out)
+    }
+}
+
+impl PyStats {
+    /// `record` for the driver, without a Python call.
+    pub(crate) fn record_request(
+        &self,
+        status: u16,
+        elapsed_ns: u64,
+        route: Option<i64>,
+        method: &str,
+    ) {
+        self.inner.record(status, elapsed_ns);
+        if let Some(route) = route {
+            self.inner.record_route(
+                route_of(route),
+                routes::method_index(method),
+                status,
+                elapsed_ns,
+            );
+        }
     }
 }
 

@@ -1,0 +1,707 @@
+//! The per-request driver: the application's ASGI entry for HTTP, in Rust.
+//!
+//! `Dispatcher(app)(scope, receive, send)` returns a `Serve`, an awaitable that
+//! routes the request, builds the `Request`, drives the handler's coroutine (passing
+//! on what it waits for, and results, exceptions and cancellation back into it, as
+//! `await` does), sends a rendered response with two `send` calls and records the
+//! stats, so that a plain request runs no Python frame but the handler's and the
+//! server's `send`. Everything that is not a plain endpoint (errors, mounts, route
+//! middleware, WebSocket and lifespan scopes, responses that send themselves,
+//! exception handlers, upload clean-up, background tasks) is delegated to the
+//! application's Python coroutines, driven the same way.
+
+use std::time::Instant;
+
+use pyo3::exceptions::{PyException, PyStopIteration};
+use pyo3::ffi;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyString, PyType};
+
+use super::router::{PyRouter, RouteMatch, NOT_FOUND};
+use super::stats::PyStats;
+
+/// The objects the driver calls, looked up once per application, and the app's
+/// settings it reads on every request (kept current by `configure`).
+#[pyclass(name = "Dispatcher", module = "covet._core")]
+pub struct Dispatcher {
+    app: Py<PyAny>,
+    stats: Py<PyStats>,
+    /// The app's `CovetRouter` and its Rust matcher.
+    router: Option<(Py<PyAny>, Py<PyRouter>)>,
+    max_header_count: Option<usize>,
+    max_url_length: Option<usize>,
+    /// Whether the app has exception handlers (a 404 must then consult them).
+    handlers: bool,
+    /// The default 404: its body and header tuples, made once.
+    not_found: (Py<PyBytes>, Py<PyAny>, Py<PyAny>),
+    unmatched_route: i64,
+    request_class: Py<PyAny>,
+    response_class: Py<PyType>,
+    /// `Response.__call__`: a response of a class that keeps it is fully rendered.
+    send_rendered: Py<PyAny>,
+    to_response: Py<PyAny>,
+    send_response: Py<PyAny>,
+    run_task: Py<PyAny>,
+    perf_counter_ns: Py<PyAny>,
+    /// What `asyncio`/`inspect` look for to call an object a coroutine function:
+    /// servers (uvicorn, hypercorn) tell ASGI 3 from ASGI 2 apps that way.
+    coroutine_marks: (Option<Py<PyAny>>, Option<Py<PyAny>>),
+}
+
+#[pymethods]
+impl Dispatcher {
+    #[new]
+    #[pyo3(signature = (app, *, stats, request_class, response_class, to_response, send_response, run_task, not_found_body, unmatched_route))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        app: Py<PyAny>,
+        stats: Py<PyStats>,
+        request_class: Py<PyAny>,
+        response_class: Bound<'_, PyType>,
+        to_response: Py<PyAny>,
+        send_response: Py<PyAny>,
+        run_task: Py<PyAny>,
+        not_found_body: &Bound<'_, PyBytes>,
+        unmatched_route: i64,
+    ) -> PyResult<Self> {
+        let length = not_found_body.as_bytes().len().to_string();
+        let not_found = (
+            not_found_body.clone().unbind(),
+            (
+                PyBytes::new(py, b"content-length"),
+                PyBytes::new(py, length.as_bytes()),
+            )
+                .into_pyobject(py)?
+                .into_any()
+                .unbind(),
+            (
+                PyBytes::new(py, b"content-type"),
+                PyBytes::new(py, b"application/json"),
+            )
+                .into_pyobject(py)?
+                .into_any()
+                .unbind(),
+        );
+        let send_rendered = response_class.getattr(intern!(py, "__call__"))?.unbind();
+        let perf_counter_ns = py.import("time")?.getattr("perf_counter_ns")?.unbind();
+        let asyncio_mark = py
+            .import("asyncio.coroutines")?
+            .getattr("_is_coroutine")
+            .ok()
+            .map(Bound::unbind);
+        let inspect_mark = py
+            .import("inspect")?
+            .getattr("_is_coroutine_mark")
+            .ok()
+            .map(Bound::unbind);
+        Ok(Dispatcher {
+            app,
+            stats,
+            router: None,
+            max_header_count: None,
+            max_url_length: None,
+            handlers: false,
+            not_found,
+            unmatched_route,
+            request_class,
+            response_class: response_class.unbind(),
+            send_rendered,
+            to_response,
+            send_response,
+            run_task,
+            perf_counter_ns,
+            coroutine_marks: (asyncio_mark, inspect_mark),
+        })
+    }
+
+    #[getter(_is_coroutine)]
+    fn asyncio_coroutine_mark(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.coroutine_marks
+            .0
+            .as_ref()
+            .map(|m| m.clone_ref(py))
+            .ok_or_else(|| pyo3::exceptions::PyAttributeError::new_err("_is_coroutine"))
+    }
+
+    #[getter(_is_coroutine_marker)]
+    fn inspect_coroutine_mark(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.coroutine_marks
+            .1
+            .as_ref()
+            .map(|m| m.clone_ref(py))
+            .ok_or_else(|| pyo3::exceptions::PyAttributeError::new_err("_is_coroutine_marker"))
+    }
+
+    /// Called by the app whenever its router, limits or exception handlers change.
+    #[pyo3(signature = (router, max_header_count, max_url_length, handlers))]
+    fn configure(
+        &mut self,
+        router: Bound<'_, PyAny>,
+        max_header_count: Option<usize>,
+        max_url_length: Option<usize>,
+        handlers: bool,
+    ) -> PyResult<()> {
+        let core = router.getattr("_core")?.cast_into::<PyRouter>()?.unbind();
+        self.router = Some((router.unbind(), core));
+        self.max_header_count = max_header_count;
+        self.max_url_length = max_url_length;
+        self.handlers = handlers;
+        Ok(())
+    }
+
+    // The app holds its dispatcher and the dispatcher the app: let the cycle
+    // collector see the edges (the app's own clear breaks the cycle).
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.app)?;
+        if let Some((router, _)) = &self.router {
+            visit.call(router)?;
+        }
+        Ok(())
+    }
+
+    fn __call__(
+        slf: Bound<'_, Self>,
+        scope: Bound<'_, PyDict>,
+        receive: Py<PyAny>,
+        send: Py<PyAny>,
+    ) -> Serve {
+        Serve {
+            dispatcher: slf.unbind(),
+            scope: scope.unbind(),
+            receive,
+            send,
+            stage: Stage::Start,
+            inner: None,
+            started: None,
+            stats_id: None,
+            request: None,
+            response: None,
+            status: 0,
+            background: None,
+            error: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Start,
+    /// The handler's coroutine.
+    Handler,
+    /// The app's exception handling (`_handle_exception`).
+    HandleException,
+    /// Deciding how to send the response.
+    Respond,
+    SendStart,
+    SendBody,
+    /// A response that sends itself (`_send_response`).
+    SendOther,
+    Finish,
+    /// The request's uploads being closed.
+    CloseForm,
+    AfterClose,
+    Background,
+    /// A Python coroutine of the app that does the whole request.
+    Delegate,
+    Done,
+}
+
+/// What one resumption of the current awaitable produced.
+enum Outcome {
+    Yield(Py<PyAny>),
+    Return(Py<PyAny>),
+    Error(PyErr),
+}
+
+/// What the awaiting coroutine passes in.
+enum Input {
+    Value(Py<PyAny>),
+    Throw(PyErr),
+}
+
+/// One request in flight (see the module docs); awaitable once.
+#[pyclass(name = "Serve", module = "covet._core")]
+pub struct Serve {
+    dispatcher: Py<Dispatcher>,
+    scope: Py<PyDict>,
+    receive: Py<PyAny>,
+    send: Py<PyAny>,
+    stage: Stage,
+    /// The awaitable being driven (a coroutine, or an iterator from `__await__`).
+    inner: Option<Py<PyAny>>,
+    started: Option<Instant>,
+    /// The route's stats id (a plain endpoint), or the unmatched id (the 404).
+    stats_id: Option<i64>,
+    request: Option<Py<PyAny>>,
+    response: Option<Py<PyAny>>,
+    status: u16,
+    background: Option<Py<PyAny>>,
+    /// An exception to raise once the clean-up is done.
+    error: Option<PyErr>,
+}
+
+#[pymethods]
+impl Serve {
+    fn __await__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(mut slf: PyRefMut<'_, Self>, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        slf.drive(py, Input::Value(py.None()))
+    }
+
+    fn send(mut slf: PyRefMut<'_, Self>, py: Python<'_>, value: Py<PyAny>) -> PyResult<Py<PyAny>> {
+        match slf.drive(py, Input::Value(value))? {
+            Some(yielded) => Ok(yielded),
+            None => Err(PyStopIteration::new_err(py.None())),
+        }
+    }
+
+    #[pyo3(signature = (typ, val = None, _tb = None))]
+    fn throw(
+        mut slf: PyRefMut<'_, Self>,
+        py: Python<'_>,
+        typ: Bound<'_, PyAny>,
+        val: Option<Bound<'_, PyAny>>,
+        _tb: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let error = match val {
+            Some(val) if !val.is_none() => PyErr::from_value(val),
+            _ if typ.is_instance_of::<PyType>() => PyErr::from_value(typ.call0()?),
+            _ => PyErr::from_value(typ),
+        };
+        match slf.drive(py, Input::Throw(error))? {
+            Some(yielded) => Ok(yielded),
+            None => Err(PyStopIteration::new_err(py.None())),
+        }
+    }
+
+    fn close(mut slf: PyRefMut<'_, Self>, py: Python<'_>) -> PyResult<()> {
+        slf.stage = Stage::Done;
+        if let Some(inner) = slf.inner.take() {
+            let inner = inner.bind(py);
+            if inner.hasattr(intern!(py, "close"))? {
+                inner.call_method0(intern!(py, "close"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `value` as something to resume: a coroutine as it is, another awaitable through
+/// its `__await__()` iterator.
+fn awaitable(py: Python<'_>, value: Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    if unsafe { ffi::PyCoro_CheckExact(value.as_ptr()) } != 0 {
+        return Ok(value.unbind());
+    }
+    Ok(value.call_method0(intern!(py, "__await__"))?.unbind())
+}
+
+/// Resumes `inner` with `input`.
+fn resume(py: Python<'_>, inner: &Py<PyAny>, input: Input) -> Outcome {
+    match input {
+        Input::Value(value) => {
+            let mut result: *mut ffi::PyObject = std::ptr::null_mut();
+            // SAFETY: `inner` and `value` are live references held by this function;
+            // PyIter_Send returns a new reference in `result` for PYGEN_NEXT and
+            // PYGEN_RETURN, and sets the error indicator for PYGEN_ERROR.
+            let code = unsafe { ffi::PyIter_Send(inner.as_ptr(), value.as_ptr(), &raw mut result) };
+            match code {
+                ffi::PySendResult::PYGEN_NEXT => {
+                    Outcome::Yield(unsafe { Bound::from_owned_ptr(py, result) }.unbind())
+                }
+                ffi::PySendResult::PYGEN_RETURN => {
+                    Outcome::Return(unsafe { Bound::from_owned_ptr(py, result) }.unbind())
+                }
+                ffi::PySendResult::PYGEN_ERROR => Outcome::Error(
+                    PyErr::take(py).unwrap_or_else(|| PyException::new_err("awaitable failed")),
+                ),
+            }
+        }
+        Input::Throw(error) => match inner
+            .bind(py)
+            .call_method1(intern!(py, "throw"), (error.into_value(py),))
+        {
+            Ok(yielded) => Outcome::Yield(yielded.unbind()),
+            Err(err) if err.is_instance_of::<PyStopIteration>(py) => {
+                let value = err
+                    .value(py)
+                    .getattr(intern!(py, "value"))
+                    .map_or_else(|_| py.None(), Bound::unbind);
+                Outcome::Return(value)
+            }
+            Err(err) => Outcome::Error(err),
+        },
+    }
+}
+
+impl Serve {
+    /// Runs the request until it waits (returns what it waits on) or is done.
+    fn drive(&mut self, py: Python<'_>, input: Input) -> PyResult<Option<Py<PyAny>>> {
+        let mut input = Some(input);
+        loop {
+            if let Some(inner) = self.inner.take() {
+                let given = input.take().unwrap_or_else(|| Input::Value(py.None()));
+                match resume(py, &inner, given) {
+                    Outcome::Yield(yielded) => {
+                        self.inner = Some(inner);
+                        return Ok(Some(yielded));
+                    }
+                    Outcome::Return(value) => self.returned(py, value.into_bound(py))?,
+                    Outcome::Error(error) => self.failed(py, error)?,
+                }
+                continue;
+            }
+            if let Some(Input::Throw(error)) = input.take() {
+                // Thrown in while nothing is awaited (not done by asyncio): end.
+                self.stage = Stage::Done;
+                return Err(error);
+            }
+            match self.stage {
+                Stage::Start => self.start(py)?,
+                Stage::Respond => self.respond(py)?,
+                Stage::Finish => self.finish(py)?,
+                Stage::AfterClose => self.after_close(py)?,
+                Stage::Done => return Ok(None),
+                stage => {
+                    return Err(PyException::new_err(format!(
+                        "covet driver: nothing to await in stage {stage:?}"
+                    )))
+                }
+            }
+        }
+    }
+
+    /// The dispatcher (a new reference, so that `self` stays free to change).
+    fn dispatcher<'py>(&self, py: Python<'py>) -> PyRef<'py, Dispatcher> {
+        self.dispatcher.bind(py).clone().borrow()
+    }
+
+    fn start(&mut self, py: Python<'_>) -> PyResult<()> {
+        let dispatcher = self.dispatcher(py);
+        let dispatcher = &*dispatcher;
+        let app = dispatcher.app.bind(py);
+        let scope = self.scope.bind(py).clone();
+        let scope = &scope;
+        scope.set_item(intern!(py, "app"), app)?;
+        let kind = scope
+            .get_item(intern!(py, "type"))?
+            .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err("type"))?;
+        if !kind.eq(intern!(py, "http"))? {
+            let coroutine = app.call_method1(
+                intern!(py, "_serve_other"),
+                (scope, &self.receive, &self.send),
+            )?;
+            return self.delegate(py, coroutine);
+        }
+        self.started = Some(Instant::now());
+        let Some((router, core)) = &dispatcher.router else {
+            return Err(PyException::new_err(
+                "covet driver: the app was not configured",
+            ));
+        };
+        let core_ref = core.bind(py).borrow();
+        let slash = core_ref.redirect_slashes;
+        let route_match: Bound<'_, RouteMatch> = if core_ref.has_hosts {
+            drop(core_ref);
+            router
+                .bind(py)
+                .call_method1(
+                    intern!(py, "match_scope"),
+                    (
+                        scope,
+                        dispatcher.max_header_count,
+                        dispatcher.max_url_length,
+                        slash,
+                    ),
+                )?
+                .cast_into::<RouteMatch>()?
+        } else {
+            let found = core_ref.match_scope(
+                py,
+                scope,
+                dispatcher.max_header_count,
+                dispatcher.max_url_length,
+                slash,
+            )?;
+            drop(core_ref);
+            if let Some((endpoint, stats_id)) = found.endpoint(py) {
+                return self.call_endpoint(py, dispatcher, &endpoint, stats_id, found.params(py));
+            }
+            Bound::new(py, found)?
+        };
+        let found = route_match.get();
+        if let Some((endpoint, stats_id)) = found.endpoint(py) {
+            return self.call_endpoint(py, dispatcher, &endpoint, stats_id, found.params(py));
+        }
+        if found.kind() == NOT_FOUND && !found.redirects() && !dispatcher.handlers {
+            // A plain 404, the commonest error (scanners): the default body, made
+            // once, in two sends from here.
+            self.stats_id = Some(dispatcher.unmatched_route);
+            let (_, length, content_type) = &dispatcher.not_found;
+            let headers = pyo3::types::PyList::new(py, [length, content_type])?;
+            let message = PyDict::new(py);
+            message.set_item(intern!(py, "type"), intern!(py, "http.response.start"))?;
+            message.set_item(intern!(py, "status"), 404)?;
+            message.set_item(intern!(py, "headers"), headers)?;
+            self.stage = Stage::SendStart;
+            return self.send_message(py, &message);
+        }
+        // Errors, mounts, route middleware: the app's dispatcher, with the time
+        // routing started on its clock.
+        let elapsed = self.elapsed_ns();
+        let now: u64 = dispatcher.perf_counter_ns.bind(py).call0()?.extract()?;
+        let coroutine = app.call_method1(
+            intern!(py, "_serve_rest"),
+            (
+                router.bind(py),
+                route_match,
+                scope,
+                &self.receive,
+                &self.send,
+                now.saturating_sub(elapsed),
+            ),
+        )?;
+        self.delegate(py, coroutine)
+    }
+
+    fn call_endpoint(
+        &mut self,
+        py: Python<'_>,
+        dispatcher: &Dispatcher,
+        endpoint: &Bound<'_, PyAny>,
+        stats_id: Option<i64>,
+        params: Option<Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let request = dispatcher.request_class.bind(py).call1((
+            self.scope.bind(py),
+            &self.receive,
+            params,
+        ))?;
+        self.stats_id = stats_id;
+        self.request = Some(request.clone().unbind());
+        self.stage = Stage::Handler;
+        match endpoint.call1((request,)) {
+            Ok(coroutine) => self.inner = Some(awaitable(py, coroutine)?),
+            Err(error) => self.failed(py, error)?,
+        }
+        Ok(())
+    }
+
+    fn delegate(&mut self, py: Python<'_>, coroutine: Bound<'_, PyAny>) -> PyResult<()> {
+        self.stage = Stage::Delegate;
+        self.inner = Some(awaitable(py, coroutine)?);
+        Ok(())
+    }
+
+    fn elapsed_ns(&self) -> u64 {
+        self.started.map_or(0, |started| {
+            u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        })
+    }
+
+    /// The current awaitable returned `value`.
+    fn returned(&mut self, py: Python<'_>, value: Bound<'_, PyAny>) -> PyResult<()> {
+        match self.stage {
+            Stage::Handler => {
+                let dispatcher = self.dispatcher(py);
+                let dispatcher = &*dispatcher;
+                if value.is_instance(dispatcher.response_class.bind(py))? {
+                    self.response = Some(value.unbind());
+                    self.stage = Stage::Respond;
+                } else {
+                    match dispatcher.to_response.bind(py).call1((value,)) {
+                        Ok(response) => {
+                            self.response = Some(response.unbind());
+                            self.stage = Stage::Respond;
+                        }
+                        Err(error) => self.failed(py, error)?,
+                    }
+                }
+            }
+            Stage::HandleException => {
+                self.response = Some(value.unbind());
+                self.stage = Stage::Respond;
+            }
+            Stage::SendStart => {
+                let scope = self.scope.bind(py);
+                let head = scope
+                    .get_item(intern!(py, "method"))?
+                    .is_some_and(|m| m.eq(intern!(py, "HEAD")).unwrap_or(false));
+                let body = if head {
+                    PyBytes::new(py, b"").into_any()
+                } else if let Some(response) = &self.response {
+                    response.bind(py).getattr(intern!(py, "body"))?
+                } else {
+                    self.dispatcher(py).not_found.0.bind(py).clone().into_any()
+                };
+                let message = PyDict::new(py);
+                message.set_item(intern!(py, "type"), intern!(py, "http.response.body"))?;
+                message.set_item(intern!(py, "body"), body)?;
+                self.stage = Stage::SendBody;
+                self.send_message(py, &message)?;
+            }
+            Stage::SendBody => {
+                let response = self.response.as_ref().map(|r| r.bind(py).clone());
+                if let Some(response) = response {
+                    self.status = response.getattr(intern!(py, "status_code"))?.extract()?;
+                    let background = response.getattr(intern!(py, "background"))?;
+                    if !background.is_none() {
+                        self.background = Some(background.unbind());
+                    }
+                } else {
+                    self.status = 404;
+                }
+                self.stage = Stage::Finish;
+            }
+            Stage::SendOther => {
+                self.status = value.extract().unwrap_or(0);
+                self.stage = Stage::Finish;
+            }
+            Stage::CloseForm => self.stage = Stage::AfterClose,
+            Stage::Background | Stage::Delegate => self.stage = Stage::Done,
+            stage => {
+                return Err(PyException::new_err(format!(
+                    "covet driver: unexpected return in stage {stage:?}"
+                )))
+            }
+        }
+        Ok(())
+    }
+
+    /// The current awaitable raised `error`.
+    fn failed(&mut self, py: Python<'_>, error: PyErr) -> PyResult<()> {
+        match self.stage {
+            Stage::Handler if error.is_instance_of::<PyException>(py) => {
+                let dispatcher = self.dispatcher(py);
+                let app = dispatcher.app.bind(py);
+                let coroutine = app.call_method1(
+                    intern!(py, "_handle_exception"),
+                    (self.request.as_ref(), error.into_value(py)),
+                )?;
+                self.stage = Stage::HandleException;
+                self.inner = Some(awaitable(py, coroutine)?);
+                Ok(())
+            }
+            Stage::Handler
+            | Stage::HandleException
+            | Stage::SendStart
+            | Stage::SendBody
+            | Stage::SendOther => {
+                // As the `finally` of a coroutine: record (a client that left),
+                // close the uploads, then raise.
+                self.status = 0;
+                self.error = Some(error);
+                self.stage = Stage::Finish;
+                Ok(())
+            }
+            Stage::CloseForm => {
+                if self.error.is_none() {
+                    self.error = Some(error);
+                }
+                self.stage = Stage::AfterClose;
+                Ok(())
+            }
+            _ => {
+                self.stage = Stage::Done;
+                Err(error)
+            }
+        }
+    }
+
+    fn send_message(&mut self, py: Python<'_>, message: &Bound<'_, PyDict>) -> PyResult<()> {
+        match self.send.bind(py).call1((message,)) {
+            Ok(coroutine) => self.inner = Some(awaitable(py, coroutine)?),
+            Err(error) => self.failed(py, error)?,
+        }
+        Ok(())
+    }
+
+    fn respond(&mut self, py: Python<'_>) -> PyResult<()> {
+        let dispatcher = self.dispatcher(py);
+        let dispatcher = &*dispatcher;
+        let Some(response) = self.response.as_ref().map(|r| r.bind(py).clone()) else {
+            return Err(PyException::new_err("covet driver: no response"));
+        };
+        let call = response.get_type().getattr(intern!(py, "__call__"))?;
+        if call.is(dispatcher.send_rendered.bind(py)) {
+            // A fully rendered response: its two messages, sent from here.
+            let message = PyDict::new(py);
+            message.set_item(intern!(py, "type"), intern!(py, "http.response.start"))?;
+            message.set_item(
+                intern!(py, "status"),
+                response.getattr(intern!(py, "status_code"))?,
+            )?;
+            message.set_item(
+                intern!(py, "headers"),
+                response.getattr(intern!(py, "raw_headers"))?,
+            )?;
+            self.stage = Stage::SendStart;
+            return self.send_message(py, &message);
+        }
+        // A response that sends itself (and runs its own background task).
+        let coroutine = dispatcher.send_response.bind(py).call1((
+            &response,
+            self.scope.bind(py),
+            &self.receive,
+            &self.send,
+        ))?;
+        self.stage = Stage::SendOther;
+        self.inner = Some(awaitable(py, coroutine)?);
+        Ok(())
+    }
+
+    fn finish(&mut self, py: Python<'_>) -> PyResult<()> {
+        let dispatcher = self.dispatcher(py);
+        let stats = dispatcher.stats.bind(py).get();
+        if self.status == 0 {
+            stats.client_disconnected();
+        } else {
+            let method = self.scope.bind(py).get_item(intern!(py, "method"))?;
+            let method = match &method {
+                Some(method) => method.cast::<PyString>()?.to_str()?,
+                None => "GET",
+            };
+            stats.record_request(self.status, self.elapsed_ns(), self.stats_id, method);
+        }
+        drop(dispatcher);
+        self.stage = Stage::AfterClose;
+        if let Some(request) = &self.request {
+            let request = request.bind(py);
+            if !request.getattr(intern!(py, "_form"))?.is_none() {
+                let coroutine = request.call_method0(intern!(py, "close"))?;
+                self.stage = Stage::CloseForm;
+                self.inner = Some(awaitable(py, coroutine)?);
+            }
+        }
+        Ok(())
+    }
+
+    fn after_close(&mut self, py: Python<'_>) -> PyResult<()> {
+        if let Some(error) = self.error.take() {
+            self.stage = Stage::Done;
+            return Err(error);
+        }
+        if let Some(background) = self.background.take() {
+            let dispatcher = self.dispatcher(py);
+            let coroutine = dispatcher.run_task.bind(py).call1((background,))?;
+            self.stage = Stage::Background;
+            self.inner = Some(awaitable(py, coroutine)?);
+            return Ok(());
+        }
+        self.stage = Stage::Done;
+        Ok(())
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Dispatcher>()?;
+    m.add_class::<Serve>()?;
+    Ok(())
+}
