@@ -5,7 +5,7 @@ A request's walk: ``_serve`` (``_core.Dispatcher``, in Rust) routes the scope
 there, the hot path: a lazy ``Request``, the handler's coroutine driven from Rust,
 the pre-rendered response sent with two ``send`` calls, status and latency recorded
 (``covet.stats``); so is the default 404. Everything else comes back to Python:
-``_serve_rest`` and ``_dispatch``, the one place that answers unrouted requests
+``_dispatch_recorded`` and ``_dispatch``, the one place that answers unrouted requests
 (404 with exception handlers, 405, OPTIONS, slash redirects, 414, 431), descends
 into mounted routers, hands requests to mounted apps and to route or mount
 middleware, and calls endpoints (``run_endpoint``) — for HTTP and WebSocket scopes
@@ -135,7 +135,6 @@ class _ClientGone(Response):
 
 _CLIENT_GONE = _ClientGone()
 
-_NOT_FOUND = _core.NOT_FOUND
 
 #: The status each unrouted outcome answers with.
 _UNROUTED_STATUS = {
@@ -271,7 +270,7 @@ class CovetASGIApp:
             self.add_exception_handler(key, handler)
         #: The HTTP entry, in Rust (``_core.Dispatcher``): routes, runs a plain
         #: endpoint, sends its response and records it; the rest comes back to
-        #: ``_serve_rest`` and ``_serve_other``.
+        #: ``_dispatch_recorded`` and ``_serve_other``.
         self._serve: _core.Dispatcher = _core.Dispatcher(
             self,
             stats=self._stats,
@@ -416,48 +415,6 @@ class CovetASGIApp:
     async def _innermost(self, scope: Scope, receive: Receive, send: Send) -> None:
         """What the middleware stack wraps; follows later changes of ``debug``."""
         await (self._serve_logged if self._debug else self._serve)(scope, receive, send)
-
-    async def _serve_rest(
-        self,
-        router: CovetRouter,
-        match: RouteMatch,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        start: int,
-    ) -> None:
-        """What the driver hands back for anything but a plain endpoint: a plain 404
-        answered inline, everything else through ``_dispatch``. ``start`` is when
-        routing began, on ``perf_counter_ns``'s clock."""
-        if (
-            match.route is None
-            and match.kind == _NOT_FOUND
-            and not match.redirect
-            and not (self._status_handlers or self._class_handlers)
-        ):
-            # A plain 404, the commonest error (scanners): the default body, encoded
-            # once, and the two sends done here.
-            response = Response(_error_body(404), 404, None, "application/json")
-            status = 0
-            try:
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 404,
-                        "headers": response.raw_headers,
-                    }
-                )
-                await send(
-                    {
-                        "type": "http.response.body",
-                        "body": b"" if scope["method"] == "HEAD" else response.body,
-                    }
-                )
-                status = 404
-            finally:
-                self._finish(status, start, _UNMATCHED_ROUTE, scope["method"])
-            return
-        await self._dispatch_recorded(router, match, scope, receive, send, start)
 
     def _finish(self, status: int, start: int, route_id: int, method: str) -> None:
         """Records a finished request (also under its route); one whose client left

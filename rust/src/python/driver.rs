@@ -458,7 +458,7 @@ impl Serve {
         let elapsed = self.elapsed_ns();
         let now: u64 = dispatcher.perf_counter_ns.bind(py).call0()?.extract()?;
         let coroutine = app.call_method1(
-            intern!(py, "_serve_rest"),
+            intern!(py, "_dispatch_recorded"),
             (
                 router.bind(py),
                 route_match,
