@@ -77,6 +77,7 @@ def main() -> int:
     parser.add_argument("--worker", nargs=3, metavar=("FRAMEWORK", "SCENARIO", "N"))
     parser.add_argument("--scenarios", nargs="*", default=None)
     parser.add_argument("--n", type=int, default=2000, help="requests per measurement")
+    parser.add_argument("--markdown", metavar="PATH", help="also write the table here")
     args = parser.parse_args()
     if args.worker:
         framework, scenario, n = args.worker
@@ -85,11 +86,17 @@ def main() -> int:
     import asgi_inprocess as bench
 
     names = args.scenarios or [s.name for s in bench.build_scenarios() if s.kind == "http"]
-    print("| scenario | raw ASGI instr/req | CovetPy instr/req | ratio |")
-    print("|---|---:|---:|---:|")
+    lines = [
+        "| scenario | raw ASGI instr/req | CovetPy instr/req | ratio |",
+        "|---|---:|---:|---:|",
+    ]
+    print("\n".join(lines), flush=True)
     for name in names:
         raw, covet = (per_request(f, name, args.n) for f in FRAMEWORKS)
-        print(f"| {name} | {raw:,.0f} | {covet:,.0f} | {covet / raw:.2f}x |", flush=True)
+        lines.append(f"| {name} | {raw:,.0f} | {covet:,.0f} | {covet / raw:.2f}x |")
+        print(lines[-1], flush=True)
+    if args.markdown:
+        Path(args.markdown).write_text("\n".join(lines) + "\n")
     return 0
 
 

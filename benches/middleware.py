@@ -209,6 +209,7 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--n", type=int, default=3000, help="requests per round or count")
+    parser.add_argument("--markdown", metavar="PATH", help="also write the tables here")
     args = parser.parse_args()
     if args.worker:
         worker(args.worker[0], int(args.worker[1]))
@@ -230,15 +231,20 @@ def main() -> int:
     else:
         unit = "µs/request (median of interleaved rounds)"
         cost = wall_clock(args.rounds, args.n)
-    print(f"| variant | {unit} |\n|---|---:|")
-    for name, value in cost.items():
-        print(f"| {name} | {value:,.3f} |")
-    print("\n| framework | pure ASGI overhead | function-middleware overhead | ratio |")
-    print("|---|---:|---:|---:|")
+    lines = [f"| variant | {unit} |", "|---|---:|"]
+    lines += [f"| {name} | {value:,.3f} |" for name, value in cost.items()]
+    lines += [
+        "",
+        "| framework | pure ASGI overhead | function-middleware overhead | ratio |",
+        "|---|---:|---:|---:|",
+    ]
     for bare, pure, function in COMPARISONS:
         pure_cost, function_cost = cost[pure] - cost[bare], cost[function] - cost[bare]
         ratio = function_cost / pure_cost if pure_cost > 0 else float("nan")
-        print(f"| {bare} | {pure_cost:,.3f} | {function_cost:,.3f} | {ratio:.2f}x |")
+        lines.append(f"| {bare} | {pure_cost:,.3f} | {function_cost:,.3f} | {ratio:.2f}x |")
+    print("\n".join(lines))
+    if args.markdown:
+        Path(args.markdown).write_text("\n".join(lines) + "\n")
     return 0
 
 

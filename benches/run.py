@@ -6,6 +6,8 @@
 3. benches/asgi_sockets.py: uvicorn (and granian) + wrk over 127.0.0.1.
 4. benches/profile_request.py: where a CovetPy request's time goes.
 5. benches/broadcast.py: covet.broadcast fan-out to 1,000 subscribers, memory and Redis.
+6. benches/instructions.py: instructions per request (callgrind), CovetPy and raw ASGI.
+7. benches/middleware.py: function middleware against pure ASGI middleware (callgrind).
 
 Intermediate JSON goes to target/bench/. ``--skip`` leaves parts out (their section
 then says so), e.g. ``python benches/run.py --skip sockets``.
@@ -39,6 +41,10 @@ PROFILE = [PY, "benches/profile_request.py", "--json", str(OUT / "profile.json")
            "--markdown", str(OUT / "profile.md")]  # fmt: skip
 BROADCAST = [PY, "benches/broadcast.py", "--quiet", "--json", str(OUT / "broadcast.json"),
              "--markdown", str(OUT / "broadcast.md")]  # fmt: skip
+INSTRUCTIONS = [PY, "benches/instructions.py", "--n", "1000",
+                "--markdown", str(OUT / "instructions.md")]  # fmt: skip
+MIDDLEWARE = [PY, "benches/middleware.py", "--instructions", "--n", "1000",
+              "--markdown", str(OUT / "middleware.md")]  # fmt: skip
 
 PACKAGES = [
     "covetpy", "uvicorn", "uvloop", "httptools", "orjson", "starlette", "blacksheep",
@@ -255,6 +261,16 @@ def write_report(output: str, run_info: dict[str, Any], criterion: dict[str, Any
         "",
     ]
     lines += section("Broadcast fan-out (benches/broadcast.py)", OUT / "broadcast.md", "Not run.")
+    lines += section(
+        "Instructions per request, callgrind (benches/instructions.py)",
+        OUT / "instructions.md",
+        "Not run.",
+    )
+    lines += section(
+        "Function middleware vs pure ASGI middleware, callgrind (benches/middleware.py)",
+        OUT / "middleware.md",
+        "Not run.",
+    )
     Path(output).write_text("\n".join(lines))
 
 
@@ -262,7 +278,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skip", nargs="*", default=[],
                         choices=["criterion", "inprocess", "sockets", "profile",
-                                 "broadcast"])  # fmt: skip
+                                 "broadcast", "instructions", "middleware"])  # fmt: skip
     parser.add_argument("--output", default=str(BENCHES / "RESULTS.md"))
     parser.add_argument(
         "--report-only",
@@ -287,6 +303,8 @@ def main() -> int:
         ("sockets", [*SOCKETS, "--markdown", str(OUT / "sockets.md")]),
         ("profile", PROFILE),
         ("broadcast", BROADCAST),
+        ("instructions", INSTRUCTIONS),
+        ("middleware", MIDDLEWARE),
     ]
     for name, cmd in steps:
         if name in args.skip:
