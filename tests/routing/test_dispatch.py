@@ -435,3 +435,13 @@ async def test_client_abort_is_not_an_error(caplog: pytest.LogCaptureFixture) ->
     assert stats["client_disconnects"] == 1 and stats["errors"] == 0
     assert stats["status_codes"] == {}
     assert not [r for r in caplog.records if r.levelno >= 30]
+
+
+def test_a_callable_object_route_is_named_after_its_class() -> None:
+    class Greeter:
+        async def __call__(self, request: Request) -> str:
+            return "hi"
+
+    router = CovetRouter()
+    assert router.add_route("/hi", Greeter()).name == "Greeter"
+    assert router.url_path_for("Greeter") == "/hi"
