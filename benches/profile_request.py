@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import cProfile
 import gc
-import inspect
 import json
 import os
 import pstats
@@ -199,30 +198,22 @@ async def build_steps(scenario: str) -> dict[str, tuple[Callable[[], Any], bool]
 
 
 MATCH_SCOPE = "routing: router.match_scope(scope, limits) (limits + path + lookup, one Rust call)"
-INLINE_SENDS = "two sends done inline by the shell (no Response.__call__ frame)"
+INLINE_SENDS = "two sends (done by the driver, no Response.__call__ frame)"
 
 
 def on_path() -> list[str]:
-    """The steps the current ``CovetASGIApp`` actually runs for a matched request,
-    read from the source of its HTTP handler (the shell is being optimised, so the
-    list is not fixed)."""
-    app = covetpy.app
-    handler = getattr(type(app), "_serve", None) or type(app)._handle_http
-    source = inspect.getsource(handler)
-    steps = [HARNESS, "Request(scope, receive, params)",
-             "handler: await route.call(request) (incl. response)",
-             "perf_counter_ns() (called twice)", "stats: app._record(status, ns)"]  # fmt: skip
-    if "match_scope(" in source:
-        steps.append(MATCH_SCOPE)
-    else:
-        steps.append("router.lookup (Python wrapper + Rust)")
-    if "response = to_response(await" in source:
-        steps.append("to_response(response)")
-    if "_send_rendered" in source:
-        steps.append(INLINE_SENDS)
-    else:
-        steps.append("await response(scope, receive, send) (2 sends)")
-    return steps
+    """The steps a matched plain request runs: the Rust driver
+    (``_core.Dispatcher``, rust/src/python/driver.rs) routes, builds the request,
+    drives the handler, sends the two messages and records the stats."""
+    return [
+        HARNESS,
+        MATCH_SCOPE,
+        "Request(scope, receive, params)",
+        "handler: await route.call(request) (incl. response)",
+        INLINE_SENDS,
+        "perf_counter_ns() (called twice)",
+        "stats: app._record(status, ns)",
+    ]
 
 
 #: Steps that run twice per request.
