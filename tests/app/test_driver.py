@@ -1,0 +1,131 @@
+"""The HTTP entry driven from Rust (``_core.Dispatcher``) behaves as ``await`` would:
+what the handler waits on reaches the event loop, cancellation reaches the handler,
+failures of ``send`` propagate after the request is recorded and its uploads are
+closed."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from typing import Any
+
+import pytest
+
+from covet import _core
+from covet.app import create_asgi_app
+from covet.requests import Request
+from covet.routing import Route
+from formhelpers import encode_multipart
+
+
+def http_scope(path: str = "/", method: str = "GET", headers: Any = ()) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": list(headers),
+    }
+
+
+def test_the_entry_is_a_coroutine_function_to_servers() -> None:
+    app = create_asgi_app()
+    assert isinstance(app._serve, _core.Dispatcher)
+    assert asyncio.iscoroutinefunction(app.__call__)
+    assert inspect.isawaitable(app._serve(http_scope(), None, None))
+
+
+async def test_waits_of_the_handler_reach_the_event_loop() -> None:
+    async def slow(request: Request) -> str:
+        future = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_later(0.01, future.set_result, "late")
+        await asyncio.sleep(0)
+        return await future
+
+    app = create_asgi_app(routes=[Route("/", slow)])
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict[str, Any]) -> None:
+        await asyncio.sleep(0)
+        sent.append(message)
+
+    await app(http_scope(), receive, send)
+    assert sent[1]["body"] == b"late" and app.get_stats()["status_codes"] == {200: 1}
+
+
+async def test_cancellation_reaches_the_handler_and_counts_as_a_disconnect() -> None:
+    cleaned: list[str] = []
+    started = asyncio.Event()
+
+    async def forever(request: Request) -> str:
+        started.set()
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            cleaned.append("handler finally")
+        return "never"
+
+    app = create_asgi_app(routes=[Route("/", forever)])
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict[str, Any]) -> None:
+        raise AssertionError("nothing may be sent")
+
+    task = asyncio.ensure_future(app(http_scope(), receive, send))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert cleaned == ["handler finally"]
+    stats = app.get_stats()
+    assert stats["client_disconnects"] == 1 and stats["requests_processed"] == 0
+
+
+async def test_a_failing_send_propagates_after_closing_the_uploads() -> None:
+    forms: list[Any] = []
+
+    async def upload(request: Request) -> str:
+        forms.append(await request.form())
+        return "ok"
+
+    app = create_asgi_app(routes=[Route("/up", upload, ["POST"])])
+    body, content_type = encode_multipart([("f", ("a.txt", b"data", "text/plain"))])
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        raise OSError("connection reset")
+
+    headers = [(b"content-type", content_type.encode())]
+    with pytest.raises(OSError, match="connection reset"):
+        await app(http_scope("/up", "POST", headers), receive, send)
+    assert forms[0]["f"].file.closed
+    assert app.get_stats()["client_disconnects"] == 1
+
+
+async def test_handler_exceptions_go_to_the_apps_handlers() -> None:
+    async def boom(request: Request) -> None:
+        raise LookupError("missing")
+
+    async def on_lookup(request: Request, exc: Exception) -> dict[str, str]:
+        return {"handled": str(exc)}
+
+    app = create_asgi_app(routes=[Route("/", boom)], exception_handlers={LookupError: on_lookup})
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(http_scope(), receive, send)
+    assert sent[1]["body"] == b'{"handled":"missing"}'
