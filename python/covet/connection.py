@@ -56,7 +56,10 @@ class HTTPConnection(Mapping[str, Any]):
 
     @property
     def base_url(self) -> URL:
-        return URL.from_scope(dict(self.scope, path="/", query_string=b""))
+        """The app's root URL, under its root path (``http://host/api/`` for an app
+        mounted at ``/api``), as Starlette gives it."""
+        root = self.scope.get("app_root_path", self.scope.get("root_path")) or ""
+        return URL.from_scope(dict(self.scope, path=root.rstrip("/") + "/", query_string=b""))
 
     @property
     def client(self) -> Address | None:

@@ -68,13 +68,17 @@ class NoMatchFound(LookupError):
 
 
 class URLPath(str):
-    """A path from ``url_path_for``; ``host`` is set when it lies under a ``Host``."""
+    """A path from ``url_path_for``; ``host`` is set when it lies under a ``Host``,
+    ``protocol`` (``"http"`` or ``"websocket"``) names the kind of route, so that
+    ``url_for`` picks ``http``/``ws`` whichever connection asks."""
 
     host: str | None
+    protocol: str
 
-    def __new__(cls, path: str, host: str | None = None) -> URLPath:
+    def __new__(cls, path: str, host: str | None = None, protocol: str = "") -> URLPath:
         self = super().__new__(cls, path)
         self.host = host
+        self.protocol = protocol
         return self
 
 
@@ -268,7 +272,8 @@ class Route:
     def url_path_for(self, **params: Any) -> URLPath:
         """This route's path with ``params`` converted and percent-encoded; raises
         ``NoMatchFound`` naming the missing or unexpected parameters."""
-        return URLPath(self._template.fill(self.name or self.path, params))
+        protocol = "websocket" if self.is_websocket else "http"
+        return URLPath(self._template.fill(self.name or self.path, params), None, protocol)
 
     def __repr__(self) -> str:
         return f"Route({self.path!r}, methods={self.methods!r}, name={self.name!r})"
@@ -410,7 +415,7 @@ class Mount:
                 raise NoMatchFound(name, params)
             name = name[len(self.name) + 1 :]
         inner = self.router.url_path_for(name, **rest)
-        return URLPath(prefix + inner, inner.host)
+        return URLPath(prefix + inner, inner.host, inner.protocol)
 
     def __repr__(self) -> str:
         return f"Mount({self.path!r}, {self.router or self.app!r}, name={self.name!r})"
@@ -470,7 +475,7 @@ class Host:
                 raise NoMatchFound(name, params, f"host parameter {key!r} must be a DNS label")
             host = host.replace("{" + key + "}", text)
         inner = self.mount.url_path_for(name, rest)
-        return URLPath(str(inner), host)
+        return URLPath(str(inner), host, inner.protocol)
 
     def __repr__(self) -> str:
         return f"Host({self.host!r}, {self.app!r}, name={self.name!r})"

@@ -445,3 +445,18 @@ def test_a_callable_object_route_is_named_after_its_class() -> None:
     router = CovetRouter()
     assert router.add_route("/hi", Greeter()).name == "Greeter"
     assert router.url_path_for("Greeter") == "/hi"
+
+
+async def test_base_url_includes_the_root_path_and_url_for_keeps_the_route_kind() -> None:
+    async def urls(request: Request) -> dict[str, str]:
+        return {"base": str(request.base_url), "ws": str(request.url_for("chat"))}
+
+    async def chat(websocket: WebSocket) -> None:
+        await websocket.close()
+
+    inner = CovetRouter(routes=[Route("/urls", urls), WebSocketRoute("/chat", chat, name="chat")])
+    app = create_asgi_app(routes=[Mount("/api", inner)])
+    body = (await ASGITestClient(app).get("/api/urls")).json()
+    assert body == {"base": "http://testserver/", "ws": "ws://testserver/api/chat"}
+    rooted = (await ASGITestClient(app, root_path="/site").get("/api/urls")).json()
+    assert rooted["base"] == "http://testserver/site/"
