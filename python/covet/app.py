@@ -70,7 +70,6 @@ LifecycleHandler = Callable[[], Any]
 Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
 
 
-_send_rendered = Response.__call__
 #: Stats id of every request that matched no route (``covet.stats``).
 _UNMATCHED_ROUTE: int = _core.UNMATCHED_ROUTE
 #: Scope key of the ``_RouteLabel`` a mount's middleware passes down to its router.
