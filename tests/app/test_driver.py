@@ -129,3 +129,28 @@ async def test_handler_exceptions_go_to_the_apps_handlers() -> None:
 
     await app(http_scope(), receive, send)
     assert sent[1]["body"] == b'{"handled":"missing"}'
+
+
+async def test_apps_are_collected_despite_the_app_dispatcher_cycle() -> None:
+    import gc
+    import weakref
+
+    async def hello(request: Request) -> str:
+        return "hi"
+
+    refs = []
+    for _ in range(5):
+        app = create_asgi_app(routes=[Route("/", hello)])
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: dict[str, Any], sent: list[dict[str, Any]] = sent) -> None:
+            sent.append(message)
+
+        await app(http_scope(), receive, send)
+        refs.append(weakref.ref(app))
+        del app
+    gc.collect()
+    assert [ref() for ref in refs] == [None] * 5

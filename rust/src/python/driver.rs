@@ -282,6 +282,30 @@ impl Serve {
         }
     }
 
+    // A request in flight holds the handler's coroutine, which may hold (through
+    // its frames) whatever awaits this object: let the cycle collector see it all.
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.dispatcher)?;
+        visit.call(&self.scope)?;
+        visit.call(&self.receive)?;
+        visit.call(&self.send)?;
+        for held in [&self.inner, &self.request, &self.response, &self.background]
+            .into_iter()
+            .flatten()
+        {
+            visit.call(held)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.inner = None;
+        self.request = None;
+        self.response = None;
+        self.background = None;
+        self.stage = Stage::Done;
+    }
+
     fn close(mut slf: PyRefMut<'_, Self>, py: Python<'_>) -> PyResult<()> {
         slf.stage = Stage::Done;
         if let Some(inner) = slf.inner.take() {
