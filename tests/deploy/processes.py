@@ -26,6 +26,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, TypeVar
 
+from servers import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
 _SBIN = ("/usr/sbin", "/sbin", "/usr/local/sbin")
@@ -36,13 +38,6 @@ def _pythonpath() -> str:
     caller's PYTHONPATH already holds."""
     existing = os.environ.get("PYTHONPATH")
     return f"{existing}{os.pathsep}{ROOT}" if existing else str(ROOT)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_listening(port: int, process: subprocess.Popen[bytes], what: str, timeout: float) -> None:

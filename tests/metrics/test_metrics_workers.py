@@ -17,18 +17,11 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from servers import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 N = 25
 ITEMS = {"route": "/items/{id:int}", "method": "GET", "status": "2xx"}
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Worker:

@@ -1,0 +1,86 @@
+"""Real servers for end-to-end tests: a process listening on a free 127.0.0.1 port,
+started from the repository root with ``tests`` importable, stopped at the end."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class ServerProcess:
+    """``argv`` run as a server on ``port`` (``base_url``); ``wait_ready()`` returns
+    once it accepts connections, ``stop()`` ends it (SIGTERM, then SIGKILL)."""
+
+    name = "server"
+
+    def __init__(self, argv: list[str], port: int, env: dict[str, str] | None = None) -> None:
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}", **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                output = self.process.stdout.read().decode() if self.process.stdout else ""
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{output}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise TimeoutError(f"{self.name} did not start listening in time")
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class UvicornServer(ServerProcess):
+    """``uvicorn app`` (warnings only), with ``extra_args`` for uvicorn."""
+
+    name = "uvicorn"
+
+    def __init__(self, app: str, *extra_args: str, env: dict[str, str] | None = None) -> None:
+        port = free_port()
+        argv = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1",
+                "--port", str(port), "--log-level", "warning", *extra_args]  # fmt: skip
+        super().__init__(argv, port, env)
+
+
+class GranianServer(ServerProcess):
+    """``granian --interface rsgi app`` with one worker (warnings only)."""
+
+    name = "granian"
+
+    def __init__(self, app: str, *extra_args: str, env: dict[str, str] | None = None) -> None:
+        port = free_port()
+        argv = [sys.executable, "-m", "granian", "--interface", "rsgi", "--host", "127.0.0.1",
+                "--port", str(port), "--workers", "1", "--log-level", "warning",
+                *extra_args, app]  # fmt: skip
+        super().__init__(argv, port, env)
