@@ -335,7 +335,7 @@ class CovetASGIApp:
             self._choose_entry()
 
     def _build_stack(self) -> ASGIApp:
-        app: ASGIApp = self._innermost
+        app: ASGIApp = self._serve
         if self.middleware_stack is not None:
             app = self.middleware_stack.build(app)
         return app
@@ -402,18 +402,16 @@ class CovetASGIApp:
         return self._entry
 
     def _choose_entry(self) -> None:
-        if self.middleware_stack is not None:
-            self._entry: ASGIApp = self._enter_stack
+        if self._debug:
+            self._entry: ASGIApp = self._serve_logged
+        elif self.middleware_stack is not None:
+            self._entry = self._enter_stack
         else:
-            self._entry = self._serve_logged if self._debug else self._serve
+            self._entry = self._serve
 
     async def _enter_stack(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["app"] = self
         await self._asgi(scope, receive, send)
-
-    async def _innermost(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """What the middleware stack wraps; follows later changes of ``debug``."""
-        await (self._serve_logged if self._debug else self._serve)(scope, receive, send)
 
     def _finish(self, status: int, start: int, route_id: int, method: str) -> None:
         """Records a finished request (also under its route); one whose client left
@@ -601,17 +599,19 @@ class CovetASGIApp:
             raise RuntimeError(f"unsupported ASGI scope type {kind!r}")
 
     async def _serve_logged(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """``debug=True``: ``_serve`` plus one log line per HTTP request. The query
-        string is left out of the line, as it may carry credentials."""
+        """``debug=True``: the app (middleware included) plus one log line per HTTP
+        request, with the status the client got. The query string is left out of
+        the line, as it may carry credentials."""
+        scope["app"] = self
         if scope["type"] != "http":
-            await self._serve(scope, receive, send)
+            await self._asgi(scope, receive, send)
             return
         if not self._debug_logging_ready:
             self._setup_debug_logging()
         start = perf_counter_ns()
         watched = _SentStatus(send)
         try:
-            await self._serve(scope, receive, watched)
+            await self._asgi(scope, receive, watched)
         finally:
             logger.debug(
                 "%s %s -> %s in %.3f ms",

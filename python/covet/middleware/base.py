@@ -233,7 +233,8 @@ class BaseHTTPMiddleware:
             await response(scope, receive, send)
         finally:
             for driver in drivers:
-                await driver.aclose()  # a paused app whose response was not sent
+                if not driver.done:
+                    await driver.aclose()  # a paused app whose response was not sent
 
 
 def _replaying(request: Request, receive: Receive) -> Receive:
