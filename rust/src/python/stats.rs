@@ -134,30 +134,28 @@ impl PyStats {
         dict.set_item("resets", self.inner.resets())?;
         dict.set_item("client_disconnects", s.client_disconnects)?;
         dict.set_item("websocket_connections", s.websocket_active)?;
-        let templates = routes::route_templates();
         let series = PyList::empty(py);
-        for RouteSnapshot {
-            route,
-            method,
-            class,
-            cell,
-        } in self.inner.route_snapshot()
-        {
-            let template = templates
-                .get(route as usize)
-                .map_or(routes::UNMATCHED_TEMPLATE, |t| &**t);
-            series.append(PyTuple::new(
-                py,
-                [
-                    template.into_pyobject(py)?.into_any(),
-                    method.into_pyobject(py)?.into_any(),
-                    class_name(class).into_pyobject(py)?.into_any(),
-                    cell.count.into_pyobject(py)?.into_any(),
-                    cell.total_ns.into_pyobject(py)?.into_any(),
-                    cell.cumulative(&bounds_ns).into_pyobject(py)?.into_any(),
-                ],
-            )?)?;
-        }
+        self.for_each_route(
+            |template,
+             RouteSnapshot {
+                 method,
+                 class,
+                 cell,
+                 ..
+             }| {
+                series.append(PyTuple::new(
+                    py,
+                    [
+                        template.into_pyobject(py)?.into_any(),
+                        method.into_pyobject(py)?.into_any(),
+                        class_name(class).into_pyobject(py)?.into_any(),
+                        cell.count.into_pyobject(py)?.into_any(),
+                        cell.total_ns.into_pyobject(py)?.into_any(),
+                        cell.cumulative(&bounds_ns).into_pyobject(py)?.into_any(),
+                    ],
+                )?)
+            },
+        )?;
         dict.set_item("series", series)?;
         Ok(dict)
     }
@@ -166,43 +164,56 @@ impl PyStats {
 impl PyStats {
     /// `{template: {method: {"2xx": {count, errors, mean, p50, p90, p99, max}}}}`.
     fn routes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let templates = routes::route_templates();
         let out = PyDict::new(py);
-        for RouteSnapshot {
-            route,
-            method,
-            class,
-            cell,
-        } in self.inner.route_snapshot()
-        {
-            let template = templates
-                .get(route as usize)
-                .map_or(routes::UNMATCHED_TEMPLATE, |t| &**t);
-            let methods = if let Some(found) = out.get_item(template)? {
-                found.cast_into::<PyDict>()?
-            } else {
-                let fresh = PyDict::new(py);
-                out.set_item(template, &fresh)?;
-                fresh
-            };
-            let classes = if let Some(found) = methods.get_item(method)? {
-                found.cast_into::<PyDict>()?
-            } else {
-                let fresh = PyDict::new(py);
-                methods.set_item(method, &fresh)?;
-                fresh
-            };
-            let entry = PyDict::new(py);
-            entry.set_item("count", cell.count)?;
-            entry.set_item("errors", if class == 5 { cell.count } else { 0 })?;
-            entry.set_item("mean", cell.mean_ns() / NS_PER_SECOND)?;
-            entry.set_item("p50", seconds(cell.percentile(0.50)))?;
-            entry.set_item("p90", seconds(cell.percentile(0.90)))?;
-            entry.set_item("p99", seconds(cell.percentile(0.99)))?;
-            entry.set_item("max", seconds(cell.max_ns))?;
-            classes.set_item(class_name(class), entry)?;
-        }
+        self.for_each_route(
+            |template,
+             RouteSnapshot {
+                 method,
+                 class,
+                 cell,
+                 ..
+             }| {
+                let methods = if let Some(found) = out.get_item(template)? {
+                    found.cast_into::<PyDict>()?
+                } else {
+                    let fresh = PyDict::new(py);
+                    out.set_item(template, &fresh)?;
+                    fresh
+                };
+                let classes = if let Some(found) = methods.get_item(method)? {
+                    found.cast_into::<PyDict>()?
+                } else {
+                    let fresh = PyDict::new(py);
+                    methods.set_item(method, &fresh)?;
+                    fresh
+                };
+                let entry = PyDict::new(py);
+                entry.set_item("count", cell.count)?;
+                entry.set_item("errors", if class == 5 { cell.count } else { 0 })?;
+                entry.set_item("mean", cell.mean_ns() / NS_PER_SECOND)?;
+                entry.set_item("p50", seconds(cell.percentile(0.50)))?;
+                entry.set_item("p90", seconds(cell.percentile(0.90)))?;
+                entry.set_item("p99", seconds(cell.percentile(0.99)))?;
+                entry.set_item("max", seconds(cell.max_ns))?;
+                classes.set_item(class_name(class), entry)
+            },
+        )?;
         Ok(out)
+    }
+
+    /// Every per-route cell, with the template of its route.
+    fn for_each_route(
+        &self,
+        mut visit: impl FnMut(&str, RouteSnapshot) -> PyResult<()>,
+    ) -> PyResult<()> {
+        let templates = routes::route_templates();
+        for snapshot in self.inner.route_snapshot() {
+            let template = templates
+                .get(snapshot.route as usize)
+                .map_or(routes::UNMATCHED_TEMPLATE, |t| &**t);
+            visit(template, snapshot)?;
+        }
+        Ok(())
     }
 }
 
