@@ -126,6 +126,31 @@ async def test_a_failing_task_is_logged_and_the_rest_still_run(
     assert app.get_stats()["status_codes"] == {200: 1}
 
 
+GET_SCOPE: dict[str, Any] = {
+    "type": "http",
+    "method": "GET",
+    "path": "/",
+    "raw_path": b"/",
+    "query_string": b"",
+    "headers": [],
+}
+
+
+async def served_with_gc_off(app: Any, receive: Any, send: Any, closed: threading.Event) -> bool:
+    """Serves one GET with the garbage collector off; whether ``closed`` was set
+    within a second (so a ``finally`` ran because it was closed, not collected)."""
+    gc.disable()
+    try:
+        await app(dict(GET_SCOPE), receive, send)
+        for _ in range(100):
+            if closed.is_set():
+                return True
+            await asyncio.sleep(0.01)
+        return False
+    finally:
+        gc.enable()
+
+
 async def test_sync_stream_is_closed_when_the_client_leaves_before_it_starts() -> None:
     """The generator's finally runs at once, not when the garbage collector runs."""
     closed = threading.Event()
@@ -140,14 +165,6 @@ async def test_sync_stream_is_closed_when_the_client_leaves_before_it_starts() -
         return StreamingResponse(body())
 
     app = create_asgi_app(routes=[Route("/", endpoint)])
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/",
-        "raw_path": b"/",
-        "query_string": b"",
-        "headers": [],
-    }
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.disconnect"}
@@ -155,16 +172,7 @@ async def test_sync_stream_is_closed_when_the_client_leaves_before_it_starts() -
     async def send(message: dict[str, Any]) -> None:
         await asyncio.sleep(0)
 
-    gc.disable()
-    try:
-        await app(scope, receive, send)
-        for _ in range(100):
-            if closed.is_set():
-                break
-            await asyncio.sleep(0.01)
-        assert closed.is_set()
-    finally:
-        gc.enable()
+    assert await served_with_gc_off(app, receive, send, closed)
 
 
 async def test_sync_stream_is_closed_when_the_client_leaves_mid_stream() -> None:
@@ -183,14 +191,6 @@ async def test_sync_stream_is_closed_when_the_client_leaves_mid_stream() -> None
         return StreamingResponse(body())
 
     app = create_asgi_app(routes=[Route("/", endpoint)])
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/",
-        "raw_path": b"/",
-        "query_string": b"",
-        "headers": [],
-    }
     disconnect = asyncio.Event()
 
     async def receive() -> dict[str, Any]:
@@ -202,13 +202,5 @@ async def test_sync_stream_is_closed_when_the_client_leaves_mid_stream() -> None
             disconnect.set()
         await asyncio.sleep(0)
 
-    gc.disable()
-    try:
-        await app(scope, receive, send)
-        for _ in range(100):
-            if closed.is_set():
-                break
-            await asyncio.sleep(0.01)
-        assert produced.is_set() and closed.is_set()
-    finally:
-        gc.enable()
+    assert await served_with_gc_off(app, receive, send, closed)
+    assert produced.is_set()
