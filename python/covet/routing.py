@@ -665,7 +665,7 @@ class CovetRouter:
     ) -> RouteMatch:
         """``match_scope`` for a router with ``Host`` entries: the limits, then the
         hosts in order, then the path routes."""
-        found = self._core.match_scope(scope, max_header_count, max_url_length, False)
+        found = self._core.match_scope(scope, max_header_count, max_url_length, slash_hint)
         if found.kind in (_core.URI_TOO_LONG, _core.HEADERS_TOO_LARGE):
             return found
         host_header = ""
@@ -677,8 +677,6 @@ class CovetRouter:
             params = host.match(host_header)
             if params is not None:
                 return RouteMatch.found(route, params)
-        if slash_hint:
-            return self._core.match_scope(scope, None, None, True)
         return found
 
     # -- reverse routing ----------------------------------------------------------------
