@@ -7,8 +7,7 @@
 //! Routes are stored in a segment tree. At every position the candidates are tried
 //! in priority order — static, then `int`, `uuid`, `float`, plain `str`, and finally
 //! the catch-all — with full backtracking, so the lookup result does not depend on
-//! the insertion order. Routes without parameters are additionally answered by a
-//! single hash lookup on the raw path.
+//! the insertion order.
 //!
 //! Lookups take the *raw* (percent-encoded) path, split it on literal `/`, and
 //! percent-decode each segment on its own, so `%2F` stays inside the parameter it
@@ -17,9 +16,11 @@
 
 mod convert;
 mod hash;
+mod method;
 mod params;
 pub mod paths;
 mod pattern;
+mod statics;
 mod tree;
 
 #[cfg(test)]

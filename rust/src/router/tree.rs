@@ -1,55 +1,15 @@
 //! The segment tree and the lookup algorithm.
 
+use std::borrow::Cow;
+
 use super::convert::{parse_float, parse_int, parse_uuid};
-use super::hash::FastMap;
+use super::method::{Method, INDEXED};
 use super::pattern::{normalize_methods, parse_pattern, Segment};
+use super::statics::StaticChildren;
 use super::{Match, ParamKind, ParamValue, Params, RouteError, RouteId};
 use crate::http::percent::decode_strict as percent_decode;
 
 use super::{ANY_HTTP_METHOD, ANY_METHOD, WEBSOCKET};
-
-/// Static children are scanned linearly up to this fan-out, then hashed.
-const SMALL_FANOUT: usize = 8;
-
-#[derive(Debug)]
-enum StaticChildren {
-    Small(Vec<(Box<str>, usize)>),
-    Map(FastMap<Box<str>, usize>),
-}
-
-impl Default for StaticChildren {
-    fn default() -> Self {
-        StaticChildren::Small(Vec::new())
-    }
-}
-
-impl StaticChildren {
-    fn get(&self, key: &str) -> Option<usize> {
-        match self {
-            StaticChildren::Small(items) => items
-                .iter()
-                .find(|(text, _)| &**text == key)
-                .map(|&(_, node)| node),
-            StaticChildren::Map(map) => map.get(key).copied(),
-        }
-    }
-
-    fn insert(&mut self, key: &str, node: usize) {
-        match self {
-            StaticChildren::Small(items) if items.len() < SMALL_FANOUT => {
-                items.push((key.into(), node));
-            }
-            StaticChildren::Small(items) => {
-                let mut map: FastMap<Box<str>, usize> = std::mem::take(items).into_iter().collect();
-                map.insert(key.into(), node);
-                *self = StaticChildren::Map(map);
-            }
-            StaticChildren::Map(map) => {
-                map.insert(key.into(), node);
-            }
-        }
-    }
-}
 
 /// Edge to a single-segment parameter child.
 #[derive(Debug)]
@@ -76,6 +36,8 @@ struct Endpoint {
     allow: Box<str>,
     /// Whether any method besides `WEBSOCKET` is registered.
     has_http: bool,
+    /// `resolve` answered in advance for each indexed method.
+    by_method: [Option<usize>; INDEXED.len()],
 }
 
 impl Endpoint {
@@ -107,6 +69,15 @@ impl Endpoint {
             .or_else(|| self.exact(ANY_METHOD))
     }
 
+    /// `resolve` by index for the common methods, by name for the rest.
+    #[inline]
+    fn resolve_as(&self, method: Method, name: &str) -> Option<usize> {
+        match method.index() {
+            Some(i) => self.by_method.get(i).copied().flatten(),
+            None => self.resolve(name),
+        }
+    }
+
     fn add(&mut self, methods: &[String], route: usize) {
         for method in methods {
             self.methods.push((method.as_str().into(), route));
@@ -127,6 +98,7 @@ impl Endpoint {
         allow.sort_unstable();
         allow.dedup();
         self.allow = allow.join(", ").into();
+        self.by_method = INDEXED.map(|(name, _)| self.resolve(name));
     }
 }
 
@@ -176,8 +148,6 @@ pub struct Router<T> {
     routes: Vec<Route<T>>,
     /// Arena; index 0 is the root (the position of the first segment).
     nodes: Vec<Node>,
-    /// Full pattern of every parameter-free route (without `%`) -> its node.
-    static_paths: FastMap<Box<str>, usize>,
 }
 
 impl<T> Default for Router<T> {
@@ -188,7 +158,11 @@ impl<T> Default for Router<T> {
 
 /// Mutable state of one lookup.
 struct Search<'r, 'p, 'm> {
-    method: &'m str,
+    method: Method,
+    /// The method's name, for methods without an index.
+    method_name: &'m str,
+    /// Whether the path has `%` escapes; without them segments are used as they are.
+    escaped: bool,
     /// False for `WEBSOCKET` lookups: HTTP-only paths do not "exist" for them.
     http: bool,
     params: Params<'r, 'p>,
@@ -198,7 +172,7 @@ struct Search<'r, 'p, 'm> {
 
 impl<'r> Search<'r, '_, '_> {
     fn check(&mut self, endpoint: &'r Endpoint) -> Option<usize> {
-        let found = endpoint.resolve(self.method);
+        let found = endpoint.resolve_as(self.method, self.method_name);
         if found.is_none() && self.http && endpoint.has_http && self.first_allow.is_none() {
             self.first_allow = Some(&endpoint.allow);
         }
@@ -211,7 +185,6 @@ impl<T> Router<T> {
         Router {
             routes: Vec::new(),
             nodes: vec![Node::default()],
-            static_paths: FastMap::default(),
         }
     }
 
@@ -282,10 +255,6 @@ impl<T> Router<T> {
             };
             endpoint.add(&methods, route);
         }
-        let all_static = segments.iter().all(|s| matches!(s, Segment::Static(_)));
-        if all_static && !pattern.contains('%') {
-            self.static_paths.insert(pattern.into(), node);
-        }
         self.routes.push(Route {
             pattern: pattern.into(),
             methods,
@@ -295,7 +264,11 @@ impl<T> Router<T> {
     }
 
     fn static_child(&mut self, node: usize, text: &str) -> usize {
-        if let Some(child) = self.nodes.get(node).and_then(|n| n.statics.get(text)) {
+        if let Some(child) = self
+            .nodes
+            .get(node)
+            .and_then(|n| n.statics.get(text.as_bytes()))
+        {
             return child;
         }
         let child = self.nodes.len();
@@ -366,7 +339,7 @@ impl<T> Router<T> {
                 return Ok(());
             };
             let next = match *segment {
-                Segment::Static(text) => n.statics.get(text),
+                Segment::Static(text) => n.statics.get(text.as_bytes()),
                 Segment::Param {
                     name,
                     kind: ParamKind::Path,
@@ -410,25 +383,15 @@ impl<T> Router<T> {
 
     /// Matches `method` and the raw (percent-encoded) `path`.
     pub fn lookup<'r, 'p>(&'r self, method: &str, path: &'p str) -> Match<'r, 'p, T> {
-        // Fast path: a parameter-free route is the highest-priority match for its
-        // path, so if it handles the method it is the answer.
-        if let Some(endpoint) = self
-            .static_paths
-            .get(path)
-            .and_then(|&node| self.nodes.get(node))
-            .and_then(|n| n.endpoint.as_ref())
-        {
-            if let Some(route) = endpoint.resolve(method) {
-                return self.found(route, Params::new());
-            }
-        }
-
         let (Some(rest), Some(root)) = (path.strip_prefix('/'), self.nodes.first()) else {
             return Match::NotFound;
         };
+        let parsed = Method::parse(method);
         let mut search = Search {
-            method,
-            http: !method.eq_ignore_ascii_case(WEBSOCKET),
+            method: parsed,
+            method_name: method,
+            escaped: rest.as_bytes().contains(&b'%'),
+            http: parsed != Method::WebSocket,
             params: Params::new(),
             first_allow: None,
         };
@@ -436,7 +399,7 @@ impl<T> Router<T> {
             return self.found(route, search.params);
         }
         match search.first_allow {
-            Some(allow) if method.eq_ignore_ascii_case("OPTIONS") => Match::Options { allow },
+            Some(allow) if parsed == Method::Options => Match::Options { allow },
             Some(allow) => Match::MethodNotAllowed { allow },
             None => Match::NotFound,
         }
@@ -470,9 +433,17 @@ impl<T> Router<T> {
         };
         // A segment that does not decode matches nothing (and neither does a
         // catch-all over it, since the remainder fails to decode too).
-        let decoded = percent_decode(segment)?;
+        let decoded = if search.escaped {
+            percent_decode(segment)?
+        } else {
+            Cow::Borrowed(segment)
+        };
 
-        if let Some(child) = node.statics.get(&decoded).and_then(|i| self.nodes.get(i)) {
+        if let Some(child) = node
+            .statics
+            .get(decoded.as_bytes())
+            .and_then(|i| self.nodes.get(i))
+        {
             if let Some(route) = self.visit(child, next, search) {
                 return Some(route);
             }
@@ -514,7 +485,12 @@ impl<T> Router<T> {
             }
         }
         if let Some(ca) = &node.catch_all {
-            if let Some(rest) = percent_decode(rest) {
+            let rest = if search.escaped {
+                percent_decode(rest)
+            } else {
+                Some(Cow::Borrowed(rest))
+            };
+            if let Some(rest) = rest {
                 search.params.push(&ca.name, ParamValue::Path(rest));
                 if let Some(route) = search.check(&ca.endpoint) {
                     return Some(route);
