@@ -5,13 +5,17 @@ Multipart bodies are parsed incrementally: each chunk the server delivers is fed
 ``covet._core.MultipartParser`` (one crossing per chunk), text fields are collected
 in memory up to ``max_field_size`` and file parts are written to ``UploadFile``
 objects backed by ``SpooledTemporaryFile``, so an upload larger than the spool
-threshold goes to disk instead of memory. Errors become HTTP errors: a malformed
-body or header is a 400, an exceeded limit a 413, a non-form Content-Type a 415.
+threshold goes to disk instead of memory. Once a part has moved to disk the parser
+writes the rest of it to the file itself, in batches, from a worker thread. Errors
+become HTTP errors: a malformed body or header is a 400, an exceeded limit a 413, a
+non-form Content-Type a 415.
 """
 
 from __future__ import annotations
 
+import asyncio
 import codecs
+import io
 from tempfile import SpooledTemporaryFile
 from typing import TYPE_CHECKING
 
@@ -106,10 +110,15 @@ async def parse_form(
     )
 
 
-#: Once an upload has spooled to disk its data is written in batches of this size:
-#: each write to disk is a worker-thread hop, and one per 64 KiB chunk dominated the
-#: parse time. Bounds what an upload in progress holds in memory beyond its file.
+#: Once an upload has moved to disk, the parser keeps its content (in Rust) and it
+#: is written in batches of this size from a worker thread: one thread hop per
+#: 64 KiB chunk dominated the parse time. Bounds what an upload in progress holds
+#: in memory beyond its file (plus the chunk being parsed).
 _WRITE_BATCH = 1024 * 1024
+#: The read buffer of an upload's temporary file, capped by the spool threshold so
+#: that reading an upload back holds no more than the threshold in memory. Reads
+#: the buffer can serve need no thread hop (see ``UploadFile.read``).
+_READ_BUFFER = 1024 * 1024
 
 
 async def _parse_multipart(
@@ -121,27 +130,34 @@ async def _parse_multipart(
         raise HTTPException(
             400, f"Malformed multipart/form-data: invalid boundary {boundary!r}"
         ) from None
+    buffering = max(io.DEFAULT_BUFFER_SIZE, min(spool_max_size, _READ_BUFFER))
     items: list[tuple[str, FormValue]] = []
     uploads: list[UploadFile] = []
     name = ""
     upload: UploadFile | None = None
-    chunks: list[bytes] = []  # the current text field's data, or an upload's unwritten data
-    pending = 0  # bytes in `chunks` for an upload
+    spooled = False  # whether the parser writes the current upload to its file
+    size = 0  # the current upload's size before spooling
+    chunks: list[bytes] = []  # the current text field's data
     field_type: str | None = None
     try:
         async for chunk in request.stream():
             for event in parser.feed(chunk):
                 kind = event[0]
                 if kind == _DATA:
-                    if upload is None or not upload._in_memory:
+                    if upload is None:
                         chunks.append(event[1])
-                    else:
-                        await upload.write(event[1])  # in memory: no thread hop to save
-                    if upload is not None and chunks:
-                        pending += len(event[1])
-                        if pending >= _WRITE_BATCH:
-                            await upload.write(b"".join(chunks))
-                            chunks, pending = [], 0
+                        continue
+                    # Data the parser returns rather than spools: the part is in
+                    # memory, or this chunk rolled it over to disk.
+                    file = upload.file
+                    file.write(event[1])
+                    size += len(event[1])
+                    if not spooled and not upload._in_memory:
+                        # The parser writes the rest of the part to the file.
+                        parser.spool_to(file.fileno())
+                        spooled = True
+                    if spooled:
+                        file.flush()  # before the parser writes after it
                 elif kind == _PART_START:
                     _, name, filename, content_type, raw_headers = event
                     if filename is None:
@@ -149,9 +165,9 @@ async def _parse_multipart(
                         chunks = []
                         field_type = content_type
                     else:
-                        chunks, pending = [], 0
+                        size = 0
                         upload = UploadFile(
-                            SpooledTemporaryFile(max_size=spool_max_size),
+                            SpooledTemporaryFile(max_size=spool_max_size, buffering=buffering),
                             size=0,
                             filename=filename,
                             headers=Headers(raw=raw_headers),
@@ -160,25 +176,30 @@ async def _parse_multipart(
                         uploads.append(upload)
                 elif kind == _PART_END:
                     if upload is not None:
-                        if chunks:
-                            await upload.write(b"".join(chunks))
-                            chunks, pending = [], 0
-                        await upload.seek(0)
+                        if spooled:
+                            size += await asyncio.to_thread(parser.flush)
+                            spooled = False
+                        upload.size = size
+                        # A seek is no disk I/O: no thread hop.
+                        upload.file.seek(0)
                         items.append((name, upload))
                         upload = None
                     else:
                         items.append((name, _decode_field(b"".join(chunks), field_type)))
                         chunks = []
+            if parser.pending >= _WRITE_BATCH:
+                await asyncio.to_thread(parser.flush)
         parser.finish()
     except _core.MalformedMultipartError as exc:
-        _discard(uploads)
+        _discard(uploads, parser)
         raise HTTPException(400, f"Malformed multipart/form-data: {exc}") from None
     except _core.FormLimitError as exc:
-        _discard(uploads)
+        _discard(uploads, parser)
         raise HTTPException(413, str(exc)) from None
     except BaseException:
-        # Client disconnects, body-size 413s, cancellation: leave no temp file.
-        _discard(uploads)
+        # Client disconnects, body-size 413s, a full disk, cancellation: leave no
+        # temp file.
+        _discard(uploads, parser)
         raise
     return FormData(items)
 
@@ -200,6 +221,12 @@ def _decode_field(value: bytes, content_type: str | None) -> str:
         ) from None
 
 
-def _discard(uploads: list[UploadFile]) -> None:
+def _discard(uploads: list[UploadFile], parser: _core.MultipartParser) -> None:
     for upload in uploads:
         upload.file.close()
+    try:
+        parser.close()  # its duplicate of a spooled upload's descriptor
+    except RuntimeError:
+        # A flush cancelled mid-write still holds the parser in its worker thread;
+        # the descriptor goes when that write ends and the parser is freed.
+        pass

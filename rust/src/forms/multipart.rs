@@ -9,6 +9,7 @@
 //! rejected without being buffered.
 
 use crate::limits;
+use memchr::memmem::Finder;
 use std::fmt;
 
 use crate::http::content_type::{self, is_tchar};
@@ -16,6 +17,11 @@ use crate::http::percent::decode_lossy;
 
 /// The longest boundary accepted. RFC 2046 says 70; a little slack costs nothing.
 pub const MAX_BOUNDARY_LEN: usize = 200;
+
+/// While undecided bytes from earlier chunks are waiting, a new chunk is appended to
+/// them this many bytes at a time, so that the rest of the chunk can be parsed in
+/// place (without a copy) as soon as they are decided.
+const CARRY_STEP: usize = 4096;
 
 /// Limits applied while parsing. The defaults match `covet.core.limits.Limits`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +64,17 @@ pub struct PartHeaders {
     pub content_type: Option<String>,
     /// Every header line: lowercased name and raw value, in order.
     pub headers: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// An event as `MultipartParser::feed_with` reports it: part content is borrowed
+/// from the chunk being parsed (or the parser's few undecided bytes), not copied.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Piece<'a> {
+    PartStart(PartHeaders),
+    /// Content of the current part; one chunk may give several pieces.
+    Data(&'a [u8]),
+    PartEnd,
+    End,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,6 +254,10 @@ enum State {
 pub struct MultipartParser {
     /// `CRLF "--" boundary`: what ends a part's content.
     delimiter: Vec<u8>,
+    /// A SIMD substring searcher for `delimiter` (linear time in the worst case).
+    /// Boxed: it holds 32-byte-aligned vectors, and the Python binding embeds this
+    /// parser in a Python object, whose storage is only 16-byte aligned.
+    finder: Box<Finder<'static>>,
     limits: MultipartLimits,
     state: State,
     /// Undecided bytes. Initialised with CRLF so that a delimiter at the very start
@@ -259,6 +280,7 @@ impl MultipartParser {
         delimiter.extend_from_slice(b"\r\n--");
         delimiter.extend_from_slice(boundary);
         Ok(Self {
+            finder: Box::new(Finder::new(&delimiter).into_owned()),
             delimiter,
             limits,
             state: State::Preamble,
@@ -281,19 +303,71 @@ impl MultipartParser {
 
     /// Like `feed`, appending to `events`. After an error the parser is closed.
     pub fn feed_into(&mut self, chunk: &[u8], events: &mut Vec<Event>) -> Result<(), FormError> {
+        let start = events.len();
+        self.feed_with(chunk, &mut |piece| match piece {
+            Piece::Data(data) => {
+                let fresh = events.len() > start;
+                match events.last_mut() {
+                    // Consecutive data from one call is one event.
+                    Some(Event::Data(last)) if fresh => last.extend_from_slice(data),
+                    _ => events.push(Event::Data(data.to_vec())),
+                }
+            }
+            Piece::PartStart(part) => events.push(Event::PartStart(part)),
+            Piece::PartEnd => events.push(Event::PartEnd),
+            Piece::End => events.push(Event::End),
+        })
+    }
+
+    /// Parses `chunk`, handing each event to `on_event` as it is found. Part
+    /// content is passed as slices of `chunk`: the bytes are copied only when a
+    /// delimiter may straddle two chunks. After an error the parser is closed.
+    pub fn feed_with(
+        &mut self,
+        chunk: &[u8],
+        on_event: &mut dyn FnMut(Piece<'_>),
+    ) -> Result<(), FormError> {
         if self.state == State::Closed {
             return Err(MultipartError::ParserClosed.into());
         }
         if self.state == State::Epilogue {
             return Ok(());
         }
-        self.buf.extend_from_slice(chunk);
-        let result = self.run(events);
+        let result = self.consume(chunk, on_event);
         if result.is_err() {
             self.state = State::Closed;
             self.buf = Vec::new();
         }
         result
+    }
+
+    fn consume(
+        &mut self,
+        mut chunk: &[u8],
+        on_event: &mut dyn FnMut(Piece<'_>),
+    ) -> Result<(), FormError> {
+        // Undecided bytes from earlier chunks are completed from this one a step at
+        // a time; once they are decided, the rest is parsed where it lies. Each
+        // step appends at most CARRY_STEP bytes and drains what was decided, so the
+        // copying stays linear in the body size.
+        while !self.buf.is_empty() && !chunk.is_empty() {
+            let (step, rest) = chunk.split_at(chunk.len().min(CARRY_STEP));
+            chunk = rest;
+            self.buf.extend_from_slice(step);
+            let buf = std::mem::take(&mut self.buf);
+            let used = self.run(&buf, on_event);
+            self.buf = buf;
+            self.buf.drain(..used?.min(self.buf.len()));
+        }
+        if !chunk.is_empty() {
+            let used = self.run(chunk, on_event)?;
+            self.buf
+                .extend_from_slice(chunk.get(used..).unwrap_or_default());
+        }
+        if self.state == State::Epilogue {
+            self.buf = Vec::new();
+        }
+        Ok(())
     }
 
     /// Declares the body complete: an error unless the closing delimiter was read.
@@ -313,13 +387,18 @@ impl MultipartParser {
         self.state == State::Epilogue
     }
 
-    fn run(&mut self, events: &mut Vec<Event>) -> Result<(), FormError> {
+    /// Parses as much of `input` as can be decided; returns how many bytes that was.
+    fn run(
+        &mut self,
+        input: &[u8],
+        on_event: &mut dyn FnMut(Piece<'_>),
+    ) -> Result<usize, FormError> {
         let mut pos = 0;
         loop {
-            let rest = self.buf.get(pos..).unwrap_or(&[]);
+            let rest = input.get(pos..).unwrap_or(&[]);
             match self.state {
                 State::Preamble => {
-                    if let Some(at) = find(rest, &self.delimiter) {
+                    if let Some(at) = self.finder.find(rest) {
                         pos += at + self.delimiter.len();
                         self.seen_delimiter = true;
                         self.state = State::AfterDelimiter;
@@ -337,9 +416,9 @@ impl MultipartParser {
                     let rest = rest.get(padding..).unwrap_or(&[]);
                     match rest {
                         [b'-', b'-', ..] => {
-                            events.push(Event::End);
+                            on_event(Piece::End);
                             self.state = State::Epilogue;
-                            pos = self.buf.len();
+                            pos = input.len();
                             break;
                         }
                         [b'\r', b'\n', ..] => {
@@ -375,11 +454,11 @@ impl MultipartParser {
                         parse_part_headers(rest.get(..block_end).unwrap_or(&[]), &self.limits)?;
                     self.start_part(&part)?;
                     pos += consumed;
-                    events.push(Event::PartStart(part));
+                    on_event(Piece::PartStart(part));
                     self.state = State::Body;
                 }
                 State::Body => {
-                    let (data_end, next) = match find(rest, &self.delimiter) {
+                    let (data_end, next) = match self.finder.find(rest) {
                         Some(at) => (at, Some(at + self.delimiter.len())),
                         None => (partial_start(rest, &self.delimiter), None),
                     };
@@ -390,10 +469,10 @@ impl MultipartParser {
                                 return Err(self.limit(Limit::FieldSize).into());
                             }
                         }
-                        events.push(Event::Data(rest.get(..data_end).unwrap_or(&[]).to_vec()));
+                        on_event(Piece::Data(rest.get(..data_end).unwrap_or(&[])));
                     }
                     if let Some(skip) = next {
-                        events.push(Event::PartEnd);
+                        on_event(Piece::PartEnd);
                         pos += skip;
                         self.state = State::AfterDelimiter;
                     } else {
@@ -402,13 +481,12 @@ impl MultipartParser {
                     }
                 }
                 State::Epilogue | State::Closed => {
-                    pos = self.buf.len();
+                    pos = input.len();
                     break;
                 }
             }
         }
-        self.buf.drain(..pos.min(self.buf.len()));
-        Ok(())
+        Ok(pos.min(input.len()))
     }
 
     fn limit(&self, limit: Limit) -> LimitExceeded {
@@ -613,19 +691,9 @@ fn split_crlf(block: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
-/// The first occurrence of `needle` (non-empty) in `hay`.
+/// The first occurrence of `needle` in `hay` (linear time in the worst case).
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    let (&first, tail) = needle.split_first()?;
-    let mut from = 0;
-    while let Some(offset) = hay.get(from..)?.iter().position(|&b| b == first) {
-        let at = from + offset;
-        match hay.get(at + 1..at + needle.len()) {
-            Some(candidate) if candidate == tail => return Some(at),
-            Some(_) => from = at + 1,
-            None => return None,
-        }
-    }
-    None
+    memchr::memmem::find(hay, needle)
 }
 
 /// Where the longest suffix of `hay` that is a proper prefix of `needle` starts
@@ -633,7 +701,13 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// completed by the next chunk, so they are kept back.
 fn partial_start(hay: &[u8], needle: &[u8]) -> usize {
     let start = hay.len().saturating_sub(needle.len().saturating_sub(1));
-    (start..hay.len())
+    let tail = hay.get(start..).unwrap_or_default();
+    // Only a position holding the needle's first byte can start a prefix.
+    let Some(&first) = needle.first() else {
+        return hay.len();
+    };
+    memchr::memchr_iter(first, tail)
+        .map(|p| start + p)
         .find(|&p| {
             hay.get(p..)
                 .is_some_and(|suffix| needle.starts_with(suffix))
@@ -1132,6 +1206,109 @@ mod tests {
                 ..
             }))
         ));
+    }
+
+    /// Content that keeps the parser's carry busy: delimiter prefixes everywhere.
+    fn near_misses(len: usize) -> Vec<u8> {
+        b"\r\n--XyZ-bound\r\r\n-\x00"
+            .iter()
+            .copied()
+            .cycle()
+            .take(len)
+            .collect()
+    }
+
+    #[test]
+    fn chunks_larger_than_the_carry_step_match_one_shot_parsing() {
+        let big = near_misses(5 * CARRY_STEP + 17);
+        let other: Vec<u8> = (0..=255).cycle().take(3 * CARRY_STEP).collect();
+        let input = body(&[
+            ("a", Some("a.bin"), &big),
+            ("b", None, b"x"),
+            ("c", Some("c.bin"), &other),
+        ]);
+        let expected = one_shot(&input).unwrap();
+        assert_eq!(expected[0].3, big);
+        assert_eq!(expected[2].3, other);
+        for size in [
+            1,
+            13,
+            CARRY_STEP - 1,
+            CARRY_STEP,
+            CARRY_STEP + 1,
+            3 * CARRY_STEP + 5,
+        ] {
+            let chunks: Vec<&[u8]> = input.chunks(size).collect();
+            assert_eq!(
+                collect(&chunks, MultipartLimits::default()).unwrap(),
+                expected,
+                "chunks of {size}"
+            );
+        }
+    }
+
+    #[test]
+    fn content_is_passed_from_the_chunk_without_a_copy() {
+        let mut parser = MultipartParser::new(B, MultipartLimits::default()).unwrap();
+        parser
+            .feed(b"--XyZ-boundary\r\nContent-Disposition: form-data; name=f; filename=x\r\n\r\n")
+            .unwrap();
+        let chunk = vec![b'z'; 64 * 1024];
+        let range = chunk.as_ptr_range();
+        let mut pieces = Vec::new();
+        parser
+            .feed_with(&chunk, &mut |piece| {
+                if let Piece::Data(data) = piece {
+                    pieces.push((data.as_ptr_range(), data.len()));
+                }
+            })
+            .unwrap();
+        // Everything but what the carry step copied lies inside the chunk itself.
+        let in_place: usize = pieces
+            .iter()
+            .filter(|(r, _)| range.start <= r.start && r.end <= range.end)
+            .map(|(_, len)| len)
+            .sum();
+        assert!(in_place >= chunk.len() - CARRY_STEP, "{pieces:?}");
+        assert_eq!(
+            pieces.iter().map(|(_, len)| len).sum::<usize>(),
+            chunk.len()
+        );
+    }
+
+    #[test]
+    fn content_of_near_delimiters_is_passed_through_as_data() {
+        // Content made of almost-delimiters (the worst case of a naive search).
+        let long = [b'q'; 150];
+        let mut delimiter_ish = b"\r\n--".to_vec();
+        delimiter_ish.extend_from_slice(&long);
+        let boundary = [&long[..], b"Z"].concat();
+        let content: Vec<u8> = delimiter_ish
+            .iter()
+            .copied()
+            .cycle()
+            .take(1 << 20)
+            .collect();
+        let mut input = b"--".to_vec();
+        input.extend_from_slice(&boundary);
+        input.extend_from_slice(b"\r\nContent-Disposition: form-data; name=f; filename=x\r\n\r\n");
+        input.extend_from_slice(&content);
+        input.extend_from_slice(b"\r\n--");
+        input.extend_from_slice(&boundary);
+        input.extend_from_slice(b"--");
+        let mut parser = MultipartParser::new(&boundary, MultipartLimits::default()).unwrap();
+        let mut got = 0;
+        for chunk in input.chunks(65536) {
+            parser
+                .feed_with(chunk, &mut |piece| {
+                    if let Piece::Data(data) = piece {
+                        got += data.len();
+                    }
+                })
+                .unwrap();
+        }
+        parser.finish().unwrap();
+        assert_eq!(got, content.len());
     }
 
     fn arbitrary_chunks(input: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {

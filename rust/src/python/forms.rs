@@ -3,11 +3,15 @@
 //! `MultipartParser.feed` call per received chunk is the only crossing.
 
 use crate::limits;
+use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use std::fs::File;
+use std::os::fd::{BorrowedFd, RawFd};
 
 use super::errors::{content_type_error, form_error};
-use crate::forms::multipart::{self, Event, FormError, MultipartLimits};
+use crate::forms::multipart::{self, FormError, MultipartLimits, Piece};
+use crate::forms::spool::Spool;
 use crate::http::content_type;
 
 /// Parses a `Content-Type` value into `(media_type, params)`: the lowercased
@@ -44,9 +48,18 @@ fn parse_urlencoded_form<'py>(
 /// The incremental multipart parser. `feed(chunk)` returns a list of event tuples:
 /// `(PART_START, name, filename, content_type, headers)`, `(DATA, bytes)`,
 /// `(PART_END,)` and `(END,)`; `finish()` raises if the body was truncated.
+///
+/// After `spool_to(fd)` the current part's content is not returned as `DATA` but
+/// kept for that file: `flush()` (meant for a worker thread) writes it with the
+/// GIL released, and the caller flushes whenever `pending` reaches its batch size
+/// and once after the part's `PART_END`.
 #[pyclass(name = "MultipartParser", module = "covet._core")]
 pub struct PyMultipartParser {
     inner: multipart::MultipartParser,
+    spool: Option<Spool>,
+    /// False once the spooled part has ended: its pending bytes still await a
+    /// flush, but the next part's content is returned as `DATA` again.
+    spool_open: bool,
 }
 
 #[pymethods]
@@ -87,39 +100,104 @@ impl PyMultipartParser {
         };
         let inner = multipart::MultipartParser::new(boundary, limits)
             .map_err(|e| form_error(FormError::Malformed(e)))?;
-        Ok(Self { inner })
+        Ok(Self {
+            inner,
+            spool: None,
+            spool_open: false,
+        })
     }
 
     /// Parses one chunk and returns the events it completed.
     fn feed<'py>(&mut self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
-        let mut events = Vec::new();
-        self.inner
-            .feed_into(data, &mut events)
-            .map_err(form_error)?;
         let list = PyList::empty(py);
-        for event in events {
-            let item: Bound<'py, PyTuple> = match event {
-                Event::PartStart(part) => {
-                    let headers = PyList::empty(py);
-                    for (name, value) in &part.headers {
-                        headers.append((PyBytes::new(py, name), PyBytes::new(py, value)))?;
+        let mut failure: Option<PyErr> = None;
+        let spool = &mut self.spool;
+        let spool_open = &mut self.spool_open;
+        let result = self.inner.feed_with(data, &mut |piece| {
+            if failure.is_some() {
+                return;
+            }
+            let item: PyResult<Bound<'py, PyTuple>> = match piece {
+                Piece::Data(bytes) => match spool {
+                    Some(spool) if *spool_open => {
+                        spool.push(bytes);
+                        return;
                     }
-                    (
-                        Self::PART_START,
-                        part.name,
-                        part.filename,
-                        part.content_type,
-                        headers,
-                    )
-                        .into_pyobject(py)?
+                    _ => (Self::DATA, PyBytes::new(py, bytes)).into_pyobject(py),
+                },
+                Piece::PartStart(part) => part_start(py, part),
+                Piece::PartEnd => {
+                    *spool_open = false;
+                    (Self::PART_END,).into_pyobject(py)
                 }
-                Event::Data(bytes) => (Self::DATA, PyBytes::new(py, &bytes)).into_pyobject(py)?,
-                Event::PartEnd => (Self::PART_END,).into_pyobject(py)?,
-                Event::End => (Self::END,).into_pyobject(py)?,
+                Piece::End => (Self::END,).into_pyobject(py),
             };
-            list.append(item)?;
+            if let Err(err) = item.and_then(|item| list.append(item)) {
+                failure = Some(err);
+            }
+        });
+        result.map_err(form_error)?;
+        match failure {
+            Some(err) => Err(err),
+            None => Ok(list),
         }
-        Ok(list)
+    }
+
+    /// From now on, the current part's content goes to the file open on `fd`
+    /// (written at its current position) instead of being returned as `DATA`.
+    /// The parser uses a duplicate of `fd`, closed once the part is flushed.
+    fn spool_to(&mut self, fd: RawFd) -> PyResult<()> {
+        if self.spool.is_some() {
+            return Err(PyValueError::new_err(
+                "the parser is already spooling a part: flush() it after its PART_END first",
+            ));
+        }
+        if fd < 0 {
+            return Err(PyValueError::new_err(format!(
+                "invalid file descriptor {fd}"
+            )));
+        }
+        // SAFETY: `fd` is only borrowed for the `dup` below, which fails cleanly
+        // (EBADF) if it is not an open descriptor; the parser then owns the copy.
+        let owned = unsafe { BorrowedFd::borrow_raw(fd) }
+            .try_clone_to_owned()
+            .map_err(|e| io_error(&e, "could not duplicate the upload's file descriptor"))?;
+        self.spool = Some(Spool::new(File::from(owned)));
+        self.spool_open = true;
+        Ok(())
+    }
+
+    /// Content kept for the spool file and not yet written (0 without a spool).
+    #[getter]
+    fn pending(&self) -> usize {
+        self.spool.as_ref().map_or(0, Spool::pending)
+    }
+
+    /// Writes the pending content to the spool file with the GIL released and
+    /// returns how many bytes the spooled part has received in all (0 without a
+    /// spool). After the part's `PART_END` this also releases the file. A failed
+    /// write (a full disk...) raises `OSError` and drops the spool.
+    fn flush(&mut self, py: Python<'_>) -> PyResult<u64> {
+        let Some(spool) = self.spool.as_mut() else {
+            return Ok(0);
+        };
+        let received = spool.received();
+        let written = py.detach(|| spool.flush());
+        if written.is_err() || !self.spool_open {
+            self.spool = None;
+            self.spool_open = false;
+        }
+        written.map_err(|e| io_error(&e, "could not write an upload to its temporary file"))?;
+        Ok(received)
+    }
+
+    /// Stops the parser and releases the spool file without writing what is
+    /// pending (for a form being abandoned: a bad body, a disconnect...).
+    fn close(&mut self) {
+        self.spool = None;
+        self.spool_open = false;
+        // Only to close the parser: an unfinished body is no error here.
+        let _ = self.inner.finish();
     }
 
     /// Declares the body complete; raises `MalformedMultipartError` unless the
@@ -134,6 +212,29 @@ impl PyMultipartParser {
     #[getter]
     fn complete(&self) -> bool {
         self.inner.is_complete()
+    }
+}
+
+fn part_start(py: Python<'_>, part: multipart::PartHeaders) -> PyResult<Bound<'_, PyTuple>> {
+    let headers = PyList::empty(py);
+    for (name, value) in &part.headers {
+        headers.append((PyBytes::new(py, name), PyBytes::new(py, value)))?;
+    }
+    (
+        PyMultipartParser::PART_START,
+        part.name,
+        part.filename,
+        part.content_type,
+        headers,
+    )
+        .into_pyobject(py)
+}
+
+/// An `OSError` with the errno (so `ENOSPC` is recognisable) and what failed.
+fn io_error(err: &std::io::Error, what: &str) -> PyErr {
+    match err.raw_os_error() {
+        Some(code) => PyOSError::new_err((code, format!("{what}: {err}"))),
+        None => PyOSError::new_err(format!("{what}: {err}")),
     }
 }
 
