@@ -1,107 +1,111 @@
 //! The static children of a tree node, keyed by segment text.
 //!
-//! A few children are scanned linearly (comparing lengths first); a larger fan-out
-//! gets an open-addressing table of `(hash, edge)` slots, at most half full, so a
-//! probe usually touches one slot and then the key bytes once. Keys live in one
-//! buffer per node rather than one allocation each.
+//! Each child is a 32-byte slot holding its key packed into two words, the key
+//! length and the child node, so a probe reads one slot and compares three words
+//! (keys longer than `PACKED` bytes are confirmed against their full text). A few
+//! children are scanned linearly; a larger fan-out gets an open-addressing table,
+//! at most half full.
 
-use super::hash::hash_segment;
+use super::hash::{hash, pack, Packed, PACKED};
 
 /// Up to this many children are scanned linearly.
 const LINEAR: usize = 8;
 
-#[derive(Debug, Clone, Copy)]
-struct Edge {
-    /// The key is `keys[start..start + len]`.
-    start: usize,
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    key: Packed,
     len: usize,
+    /// The child node; 0 (the root, never a child) marks an empty table slot.
     node: usize,
-    hash: u64,
 }
-
-/// One table slot: the key's hash and `edge index + 1` (0 = empty).
-type Slot = (u64, usize);
 
 #[derive(Debug, Default)]
 pub(crate) struct StaticChildren {
-    edges: Vec<Edge>,
-    keys: Vec<u8>,
+    /// Every child, in insertion order.
+    entries: Vec<Slot>,
     /// Power-of-two open-addressing table; empty while the fan-out is linear.
     table: Box<[Slot]>,
+    /// Full text of the keys longer than `PACKED`, by child node (ascending, as
+    /// nodes are numbered in creation order).
+    long: Vec<(usize, Box<[u8]>)>,
 }
 
 impl StaticChildren {
-    fn key(&self, edge: &Edge) -> &[u8] {
-        self.keys
-            .get(edge.start..edge.start + edge.len)
-            .unwrap_or(&[])
-    }
-
     /// The child node for segment `key`.
     #[inline]
     pub(crate) fn get(&self, key: &[u8]) -> Option<usize> {
+        let len = key.len();
+        let packed = pack(key);
+        let is = |slot: &Slot| {
+            slot.len == len
+                && slot.key == packed
+                && (len <= PACKED || self.long_key_is(slot.node, key))
+        };
         if self.table.is_empty() {
-            return self
-                .edges
-                .iter()
-                .find(|e| e.len == key.len() && self.key(e) == key)
-                .map(|e| e.node);
+            return self.entries.iter().find(|s| is(s)).map(|s| s.node);
         }
-        let hash = hash_segment(key);
         let mask = self.table.len() - 1;
-        let mut i = hash as usize & mask;
+        let mut i = hash(packed, len) as usize & mask;
         // The table is at most half full, so an empty slot ends every probe.
         loop {
-            let &(slot_hash, slot) = self.table.get(i)?;
-            if slot == 0 {
+            let slot = self.table.get(i)?;
+            if slot.node == 0 {
                 return None;
             }
-            if slot_hash == hash {
-                let edge = self.edges.get(slot - 1)?;
-                if self.key(edge) == key {
-                    return Some(edge.node);
-                }
+            if is(slot) {
+                return Some(slot.node);
             }
             i = (i + 1) & mask;
         }
     }
 
-    /// Adds a child; the caller has checked that `key` is not present.
+    fn long_key_is(&self, node: usize, key: &[u8]) -> bool {
+        self.long
+            .binary_search_by_key(&node, |&(n, _)| n)
+            .ok()
+            .and_then(|i| self.long.get(i))
+            .is_some_and(|(_, text)| **text == *key)
+    }
+
+    /// Adds child `node` (never 0) under `key`; the caller has checked that `key`
+    /// is not present.
     pub(crate) fn insert(&mut self, key: &str, node: usize) {
-        self.edges.push(Edge {
-            start: self.keys.len(),
-            len: key.len(),
+        let bytes = key.as_bytes();
+        let slot = Slot {
+            key: pack(bytes),
+            len: bytes.len(),
             node,
-            hash: hash_segment(key.as_bytes()),
-        });
-        self.keys.extend_from_slice(key.as_bytes());
-        if self.edges.len() <= LINEAR {
+        };
+        self.entries.push(slot);
+        if bytes.len() > PACKED {
+            // Nodes are created in ascending order, which keeps `long` sorted.
+            self.long.push((node, bytes.into()));
+        }
+        if self.entries.len() <= LINEAR {
             return;
         }
-        if self.edges.len() * 2 > self.table.len() {
-            let size = (self.edges.len() * 2).next_power_of_two().max(16);
-            self.table = vec![(0u64, 0usize); size].into_boxed_slice();
-            for index in 0..self.edges.len() {
-                self.place(index);
+        if self.entries.len() * 2 > self.table.len() {
+            let size = (self.entries.len() * 2).next_power_of_two().max(16);
+            let mut table = vec![Slot::default(); size].into_boxed_slice();
+            for &entry in &self.entries {
+                place(&mut table, entry);
             }
+            self.table = table;
         } else {
-            self.place(self.edges.len() - 1);
+            place(&mut self.table, slot);
         }
     }
+}
 
-    /// Puts edge `index` into the first free slot of its probe sequence.
-    fn place(&mut self, index: usize) {
-        let Some(hash) = self.edges.get(index).map(|e| e.hash) else {
-            return;
-        };
-        let mask = self.table.len() - 1;
-        let mut i = hash as usize & mask;
-        while self.table.get(i).is_some_and(|&(_, slot)| slot != 0) {
-            i = (i + 1) & mask;
-        }
-        if let Some(slot) = self.table.get_mut(i) {
-            *slot = (hash, index + 1);
-        }
+/// Puts `slot` into the first free place of its probe sequence in `table`.
+fn place(table: &mut [Slot], slot: Slot) {
+    let mask = table.len().wrapping_sub(1);
+    let mut i = hash(slot.key, slot.len) as usize & mask;
+    while table.get(i).is_some_and(|s| s.node != 0) {
+        i = (i + 1) & mask;
+    }
+    if let Some(free) = table.get_mut(i) {
+        *free = slot;
     }
 }
 
@@ -132,8 +136,7 @@ mod tests {
     }
 
     #[test]
-    fn static_children_empty_key_and_prefixes() {
-        let mut children = StaticChildren::default();
+    fn static_children_empty_short_and_long_keys() {
         let keys = [
             "",
             "a",
@@ -145,13 +148,32 @@ mod tests {
             "ba",
             "bab",
             "x y",
+            "abcdefghijklmnop",
+            "abcdefghijklmnopq",
+            "abcdefgh-middle-ijklmnop",
+            "abcdefgh-MIDDLE-ijklmnop",
         ];
-        for (i, key) in keys.iter().enumerate() {
-            children.insert(key, i);
+        // Both the linear scan (first keys only) and the table.
+        for take in [LINEAR_KEYS, keys.len()] {
+            let mut children = StaticChildren::default();
+            for (i, key) in keys.iter().take(take).enumerate() {
+                children.insert(key, i + 1);
+            }
+            for (i, key) in keys.iter().take(take).enumerate() {
+                assert_eq!(children.get(key.as_bytes()), Some(i + 1), "{key:?}");
+            }
+            let misses: [&[u8]; 5] = [
+                b"abcd",
+                b"abcdefgh-middlX-ijklmnop",
+                b"abcdefgh-middle-ijklmnoq",
+                b"abcdefghijklmnoq",
+                b"abcdefghijklmnopqr",
+            ];
+            for miss in misses {
+                assert_eq!(children.get(miss), None, "{miss:?}");
+            }
         }
-        for (i, key) in keys.iter().enumerate() {
-            assert_eq!(children.get(key.as_bytes()), Some(i), "{key:?}");
-        }
-        assert_eq!(children.get(b"abcd"), None);
     }
+
+    const LINEAR_KEYS: usize = super::LINEAR;
 }
