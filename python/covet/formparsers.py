@@ -136,6 +136,7 @@ async def _parse_multipart(
     name = ""
     upload: UploadFile | None = None
     spooled = False  # whether the parser writes the current upload to its file
+    writing: asyncio.Future[None] | None = None  # the spool batch being written
     size = 0  # the current upload's size before spooling
     chunks: list[bytes] = []  # the current text field's data
     field_type: str | None = None
@@ -149,15 +150,8 @@ async def _parse_multipart(
                         continue
                     # Data the parser returns rather than spools: the part is in
                     # memory, or this chunk rolled it over to disk.
-                    file = upload.file
-                    file.write(event[1])
+                    upload.file.write(event[1])
                     size += len(event[1])
-                    if not spooled and not upload._in_memory:
-                        # The parser writes the rest of the part to the file.
-                        parser.spool_to(file.fileno())
-                        spooled = True
-                    if spooled:
-                        file.flush()  # before the parser writes after it
                 elif kind == _PART_START:
                     _, name, filename, content_type, raw_headers = event
                     if filename is None:
@@ -177,7 +171,11 @@ async def _parse_multipart(
                 elif kind == _PART_END:
                     if upload is not None:
                         if spooled:
-                            size += await asyncio.to_thread(parser.flush)
+                            if writing is not None:
+                                await writing
+                                writing = None
+                            await asyncio.to_thread(parser.take_batch().write)
+                            size += parser.end_spool()
                             spooled = False
                         upload.size = size
                         # A seek is no disk I/O: no thread hop.
@@ -187,19 +185,28 @@ async def _parse_multipart(
                     else:
                         items.append((name, _decode_field(b"".join(chunks), field_type)))
                         chunks = []
-            if parser.pending >= _WRITE_BATCH:
-                await asyncio.to_thread(parser.flush)
+            if upload is not None and not spooled and not upload._in_memory:
+                # The part goes on past this chunk and has rolled over to disk:
+                # the parser writes the rest of it to the file itself.
+                upload.file.flush()
+                parser.spool_to(upload.file.fileno())
+                spooled = True
+            elif parser.pending >= _WRITE_BATCH:
+                # Batches are written in order, each while the next one fills.
+                if writing is not None:
+                    await writing
+                writing = asyncio.ensure_future(asyncio.to_thread(parser.take_batch().write))
         parser.finish()
     except _core.MalformedMultipartError as exc:
-        _discard(uploads, parser)
+        _discard(uploads, parser, writing)
         raise HTTPException(400, f"Malformed multipart/form-data: {exc}") from None
     except _core.FormLimitError as exc:
-        _discard(uploads, parser)
+        _discard(uploads, parser, writing)
         raise HTTPException(413, str(exc)) from None
     except BaseException:
         # Client disconnects, body-size 413s, a full disk, cancellation: leave no
         # temp file.
-        _discard(uploads, parser)
+        _discard(uploads, parser, writing)
         raise
     return FormData(items)
 
@@ -221,12 +228,15 @@ def _decode_field(value: bytes, content_type: str | None) -> str:
         ) from None
 
 
-def _discard(uploads: list[UploadFile], parser: _core.MultipartParser) -> None:
+def _discard(
+    uploads: list[UploadFile],
+    parser: _core.MultipartParser,
+    writing: asyncio.Future[None] | None,
+) -> None:
     for upload in uploads:
         upload.file.close()
-    try:
-        parser.close()  # its duplicate of a spooled upload's descriptor
-    except RuntimeError:
-        # A flush cancelled mid-write still holds the parser in its worker thread;
-        # the descriptor goes when that write ends and the parser is freed.
-        pass
+    parser.close()  # drops its duplicate of a spooled upload's descriptor
+    if writing is not None:
+        # A batch still being written holds the descriptor until the write ends;
+        # its outcome no longer matters.
+        writing.cancel()

@@ -11,7 +11,7 @@ use std::os::fd::{BorrowedFd, RawFd};
 
 use super::errors::{content_type_error, form_error};
 use crate::forms::multipart::{self, FormError, MultipartLimits, Piece};
-use crate::forms::spool::Spool;
+use crate::forms::spool::{Batch, Spool};
 use crate::http::content_type;
 
 /// Parses a `Content-Type` value into `(media_type, params)`: the lowercased
@@ -50,9 +50,9 @@ fn parse_urlencoded_form<'py>(
 /// `(PART_END,)` and `(END,)`; `finish()` raises if the body was truncated.
 ///
 /// After `spool_to(fd)` the current part's content is not returned as `DATA` but
-/// kept for that file: `flush()` (meant for a worker thread) writes it with the
-/// GIL released, and the caller flushes whenever `pending` reaches its batch size
-/// and once after the part's `PART_END`.
+/// kept for that file: the caller takes it with `take_batch()` whenever `pending`
+/// reaches its batch size and once after the part's `PART_END`, writes each batch
+/// from a worker thread (with the GIL released), then calls `end_spool()`.
 #[pyclass(name = "MultipartParser", module = "covet._core")]
 pub struct PyMultipartParser {
     inner: multipart::MultipartParser,
@@ -60,6 +60,10 @@ pub struct PyMultipartParser {
     /// False once the spooled part has ended: its pending bytes still await a
     /// flush, but the next part's content is returned as `DATA` again.
     spool_open: bool,
+    /// Whether the last event returned left a part open (a `PART_START` without
+    /// its `PART_END`). `spool_to` is meant for that part, once the caller has
+    /// handled the events; without one the spool receives nothing.
+    in_part: bool,
 }
 
 #[pymethods]
@@ -104,6 +108,7 @@ impl PyMultipartParser {
             inner,
             spool: None,
             spool_open: false,
+            in_part: false,
         })
     }
 
@@ -113,6 +118,7 @@ impl PyMultipartParser {
         let mut failure: Option<PyErr> = None;
         let spool = &mut self.spool;
         let spool_open = &mut self.spool_open;
+        let in_part = &mut self.in_part;
         let result = self.inner.feed_with(data, &mut |piece| {
             if failure.is_some() {
                 return;
@@ -125,8 +131,12 @@ impl PyMultipartParser {
                     }
                     _ => (Self::DATA, PyBytes::new(py, bytes)).into_pyobject(py),
                 },
-                Piece::PartStart(part) => part_start(py, part),
+                Piece::PartStart(part) => {
+                    *in_part = true;
+                    part_start(py, part)
+                }
                 Piece::PartEnd => {
+                    *in_part = false;
                     *spool_open = false;
                     (Self::PART_END,).into_pyobject(py)
                 }
@@ -145,11 +155,12 @@ impl PyMultipartParser {
 
     /// From now on, the current part's content goes to the file open on `fd`
     /// (written at its current position) instead of being returned as `DATA`.
-    /// The parser uses a duplicate of `fd`, closed once the part is flushed.
+    /// The parser uses a duplicate of `fd`, closed once the part and its batches
+    /// are done with.
     fn spool_to(&mut self, fd: RawFd) -> PyResult<()> {
         if self.spool.is_some() {
             return Err(PyValueError::new_err(
-                "the parser is already spooling a part: flush() it after its PART_END first",
+                "the parser is already spooling a part: end_spool() it after its PART_END first",
             ));
         }
         if fd < 0 {
@@ -163,32 +174,45 @@ impl PyMultipartParser {
             .try_clone_to_owned()
             .map_err(|e| io_error(&e, "could not duplicate the upload's file descriptor"))?;
         self.spool = Some(Spool::new(File::from(owned)));
-        self.spool_open = true;
+        self.spool_open = self.in_part;
         Ok(())
     }
 
-    /// Content kept for the spool file and not yet written (0 without a spool).
+    /// Content kept for the spool file and not yet taken (0 without a spool).
     #[getter]
     fn pending(&self) -> usize {
         self.spool.as_ref().map_or(0, Spool::pending)
     }
 
-    /// Writes the pending content to the spool file with the GIL released and
-    /// returns how many bytes the spooled part has received in all (0 without a
-    /// spool). After the part's `PART_END` this also releases the file. A failed
-    /// write (a full disk...) raises `OSError` and drops the spool.
-    fn flush(&mut self, py: Python<'_>) -> PyResult<u64> {
-        let Some(spool) = self.spool.as_mut() else {
-            return Ok(0);
-        };
-        let received = spool.received();
-        let written = py.detach(|| spool.flush());
-        if written.is_err() || !self.spool_open {
-            self.spool = None;
-            self.spool_open = false;
+    /// The pending content as a `SpoolBatch` to write (from a worker thread)
+    /// while the parser fills the next one. Batches must be written in order.
+    fn take_batch(&mut self) -> PyResult<PySpoolBatch> {
+        let spool = self
+            .spool
+            .as_mut()
+            .ok_or_else(|| PyValueError::new_err("the parser is not spooling a part"))?;
+        Ok(PySpoolBatch {
+            batch: spool.take_batch(),
+        })
+    }
+
+    /// Ends the spooled part once its `PART_END` has been returned and its last
+    /// batch taken; returns how many bytes the parser spooled for it.
+    fn end_spool(&mut self) -> PyResult<u64> {
+        match &self.spool {
+            None => Err(PyValueError::new_err("the parser is not spooling a part")),
+            Some(_) if self.spool_open => Err(PyValueError::new_err(
+                "the spooled part has not ended: wait for its PART_END",
+            )),
+            Some(spool) if spool.pending() > 0 => Err(PyValueError::new_err(
+                "the spooled part still has pending data: take_batch() it first",
+            )),
+            Some(spool) => {
+                let received = spool.received();
+                self.spool = None;
+                Ok(received)
+            }
         }
-        written.map_err(|e| io_error(&e, "could not write an upload to its temporary file"))?;
-        Ok(received)
     }
 
     /// Stops the parser and releases the spool file without writing what is
@@ -212,6 +236,28 @@ impl PyMultipartParser {
     #[getter]
     fn complete(&self) -> bool {
         self.inner.is_complete()
+    }
+}
+
+/// Content taken from the parser's spool, with the file it goes to.
+#[pyclass(name = "SpoolBatch", module = "covet._core")]
+pub struct PySpoolBatch {
+    batch: Batch,
+}
+
+#[pymethods]
+impl PySpoolBatch {
+    /// Writes the content to the spool file with the GIL released (meant for a
+    /// worker thread); a second call writes nothing. A failed write (a full
+    /// disk...) raises `OSError` with the errno.
+    fn write(&mut self, py: Python<'_>) -> PyResult<()> {
+        let batch = &mut self.batch;
+        py.detach(|| batch.write())
+            .map_err(|e| io_error(&e, "could not write an upload to its temporary file"))
+    }
+
+    fn __len__(&self) -> usize {
+        self.batch.len()
     }
 }
 
@@ -242,5 +288,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_content_type, m)?)?;
     m.add_function(wrap_pyfunction!(parse_urlencoded_form, m)?)?;
     m.add_class::<PyMultipartParser>()?;
+    m.add_class::<PySpoolBatch>()?;
     Ok(())
 }
