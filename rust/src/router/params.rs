@@ -53,6 +53,7 @@ pub struct Params<'r, 'p> {
 }
 
 impl<'r, 'p> Params<'r, 'p> {
+    #[inline]
     pub(crate) fn new() -> Self {
         Params {
             inline: std::array::from_fn(|_| vacant()),
@@ -61,6 +62,7 @@ impl<'r, 'p> Params<'r, 'p> {
         }
     }
 
+    #[inline]
     pub(crate) fn push(&mut self, name: &'r str, value: ParamValue<'p>) {
         match self.inline.get_mut(self.len) {
             Some(slot) => *slot = (name, value),
@@ -69,6 +71,7 @@ impl<'r, 'p> Params<'r, 'p> {
         self.len += 1;
     }
 
+    #[inline]
     pub(crate) fn truncate(&mut self, len: usize) {
         while self.len > len {
             self.len -= 1;

@@ -19,15 +19,23 @@ struct Slot {
     node: usize,
 }
 
+/// What a node with many children or long keys needs besides its slots.
 #[derive(Debug, Default)]
-pub(crate) struct StaticChildren {
-    /// Every child, in insertion order.
-    entries: Vec<Slot>,
-    /// Power-of-two open-addressing table; empty while the fan-out is linear.
-    table: Box<[Slot]>,
+struct Extra {
+    /// Number of children, once they are in a hashed table.
+    count: usize,
     /// Full text of the keys longer than `PACKED`, by child node (ascending, as
     /// nodes are numbered in creation order).
     long: Vec<(usize, Box<[u8]>)>,
+}
+
+/// 24 bytes, so that a tree node fits one cache line.
+#[derive(Debug, Default)]
+pub(crate) struct StaticChildren {
+    /// Up to `LINEAR` children: exactly them, scanned in order. More: a power-of-two
+    /// open-addressing table (at least `2 * LINEAR` slots).
+    slots: Box<[Slot]>,
+    extra: Option<Box<Extra>>,
 }
 
 impl StaticChildren {
@@ -41,14 +49,14 @@ impl StaticChildren {
                 && slot.key == packed
                 && (len <= PACKED || self.long_key_is(slot.node, key))
         };
-        if self.table.is_empty() {
-            return self.entries.iter().find(|s| is(s)).map(|s| s.node);
+        if self.slots.len() <= LINEAR {
+            return self.slots.iter().find(|s| is(s)).map(|s| s.node);
         }
-        let mask = self.table.len() - 1;
+        let mask = self.slots.len() - 1;
         let mut i = hash(packed, len) as usize & mask;
         // The table is at most half full, so an empty slot ends every probe.
         loop {
-            let slot = self.table.get(i)?;
+            let slot = self.slots.get(i)?;
             if slot.node == 0 {
                 return None;
             }
@@ -60,10 +68,13 @@ impl StaticChildren {
     }
 
     fn long_key_is(&self, node: usize, key: &[u8]) -> bool {
-        self.long
-            .binary_search_by_key(&node, |&(n, _)| n)
+        let Some(extra) = &self.extra else {
+            return false;
+        };
+        let long = &extra.long;
+        long.binary_search_by_key(&node, |&(n, _)| n)
             .ok()
-            .and_then(|i| self.long.get(i))
+            .and_then(|i| long.get(i))
             .is_some_and(|(_, text)| **text == *key)
     }
 
@@ -76,24 +87,35 @@ impl StaticChildren {
             len: bytes.len(),
             node,
         };
-        self.entries.push(slot);
         if bytes.len() > PACKED {
-            // Nodes are created in ascending order, which keeps `long` sorted.
-            self.long.push((node, bytes.into()));
+            // Nodes are created in ascending order, which keeps the list sorted.
+            self.extra
+                .get_or_insert_with(Box::default)
+                .long
+                .push((node, bytes.into()));
         }
-        if self.entries.len() <= LINEAR {
+        let linear = self.slots.len() <= LINEAR;
+        let count = if linear {
+            self.slots.len()
+        } else {
+            self.extra.as_ref().map_or(0, |e| e.count)
+        } + 1;
+        if count <= LINEAR {
+            let mut slots = std::mem::take(&mut self.slots).into_vec();
+            slots.push(slot);
+            self.slots = slots.into_boxed_slice();
             return;
         }
-        if self.entries.len() * 2 > self.table.len() {
-            let size = (self.entries.len() * 2).next_power_of_two().max(16);
+        if linear || count * 2 > self.slots.len() {
+            let size = (count * 2).next_power_of_two().max(2 * LINEAR);
             let mut table = vec![Slot::default(); size].into_boxed_slice();
-            for &entry in &self.entries {
-                place(&mut table, entry);
+            for &old in self.slots.iter().filter(|s| s.node != 0) {
+                place(&mut table, old);
             }
-            self.table = table;
-        } else {
-            place(&mut self.table, slot);
+            self.slots = table;
         }
+        place(&mut self.slots, slot);
+        self.extra.get_or_insert_with(Box::default).count = count;
     }
 }
 
