@@ -30,13 +30,13 @@ __all__ = [
     "MultipartParser",
     "RangeHeaderError",
     "RangeNotSatisfiableError",
+    "RequestBase",
     "ResponseBase",
     "RouteConflictError",
     "RouteDefinitionError",
     "RouteMatch",
     "Router",
     "Serve",
-    "SpoolBatch",
     "Stats",
     "TooManyFieldsError",
     "TooManyRangesError",
@@ -200,19 +200,11 @@ class MultipartParser:
     ) -> MultipartParser: ...
     def feed(self, data: bytes) -> list[tuple[Any, ...]]: ...
     def spool_to(self, fd: int) -> None: ...
-    @property
-    def pending(self) -> int: ...
-    def take_batch(self) -> SpoolBatch: ...
     def end_spool(self) -> int: ...
     def close(self) -> None: ...
     def finish(self) -> None: ...
     @property
     def complete(self) -> bool: ...
-
-@final
-class SpoolBatch:
-    def write(self) -> None: ...
-    def __len__(self) -> int: ...
 
 def encode_headers(
     items: Iterable[tuple[str | bytes, str | bytes]],
@@ -221,6 +213,19 @@ def encode_headers(
 DEFAULT_MAX_RANGES: int
 
 def parse_range(header: str | bytes, size: int, max_ranges: int = ...) -> list[tuple[int, int]]: ...
+
+@disjoint_base
+class RequestBase:
+    scope: dict[str, Any]
+    _receive: Any
+    path_params: dict[str, Any]
+    def __new__(cls, *_args: Any, **_kwargs: Any) -> RequestBase: ...
+    def init(
+        self,
+        scope: dict[str, Any],
+        receive: Any = None,
+        path_params: dict[str, Any] | None = None,
+    ) -> None: ...
 
 @disjoint_base
 class ResponseBase:

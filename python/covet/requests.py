@@ -13,16 +13,13 @@ from typing import Any
 
 import orjson
 
+from covet import _core
 from covet.connection import HTTPConnection
 from covet.datastructures import FormData
 from covet.exceptions import ClientDisconnect, HTTPException
 from covet.formparsers import parse_form
 from covet.limits import DEFAULT_LIMITS, Limits
-from covet.types import Message, Scope
-
-
-async def _no_receive() -> Message:
-    raise RuntimeError("this request has no body channel")
+from covet.types import Message
 
 
 async def _ready_message(receive: Any) -> Message | None:
@@ -47,7 +44,7 @@ def _media_type(content_type: str | None) -> str:
 _UNSET: Any = object()
 
 
-class Request(HTTPConnection):
+class Request(_core.RequestBase, HTTPConnection):
     """An HTTP request: the scope views of ``HTTPConnection`` (``url``, ``headers``,
     ``query``, ``cookies``, ``path_params``, ``client``, ``state``) plus the body."""
 
@@ -62,16 +59,10 @@ class Request(HTTPConnection):
     _peeked_size = 0
     _peeked_overflow = False
 
-    def __init__(
-        self,
-        scope: Scope,
-        receive: Any = _no_receive,
-        path_params: dict[str, Any] | None = None,
-    ) -> None:
-        # HTTPConnection.__init__'s two stores, inlined: this runs once per request.
-        self.scope = scope
-        self._receive = receive
-        self.path_params: dict[str, Any] = path_params if path_params is not None else {}
+    # ``Request(scope, receive=None, path_params=None)``: the three references live
+    # in the Rust base (``_core.RequestBase``), which the driver fills without a
+    # Python call; without ``receive``, reading the body raises RuntimeError.
+    __init__ = _core.RequestBase.init
 
     @property
     def method(self) -> str:

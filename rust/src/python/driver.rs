@@ -18,6 +18,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyType};
 
+use super::request::RequestFactory;
 use super::router::{PyRouter, RouteMatch, NOT_FOUND};
 use super::stats::PyStats;
 
@@ -36,7 +37,7 @@ pub struct Dispatcher {
     /// The default 404: its body and header tuples, made once.
     not_found: (Py<PyBytes>, Py<PyAny>, Py<PyAny>),
     unmatched_route: i64,
-    request_class: Py<PyAny>,
+    request_class: RequestFactory,
     response_class: Py<PyType>,
     /// `Response.__call__`: a response of a class that keeps it is fully rendered.
     send_rendered: Py<PyAny>,
@@ -58,7 +59,7 @@ impl Dispatcher {
         py: Python<'_>,
         app: Py<PyAny>,
         stats: Py<PyStats>,
-        request_class: Py<PyAny>,
+        request_class: Bound<'_, PyType>,
         response_class: Bound<'_, PyType>,
         to_response: Py<PyAny>,
         send_response: Py<PyAny>,
@@ -105,7 +106,7 @@ impl Dispatcher {
             handlers: false,
             not_found,
             unmatched_route,
-            request_class,
+            request_class: RequestFactory::new(request_class)?,
             response_class: response_class.unbind(),
             send_rendered,
             to_response,
@@ -503,11 +504,10 @@ impl Serve {
         stats_id: Option<i64>,
         params: Option<Bound<'_, PyDict>>,
     ) -> PyResult<()> {
-        let request = dispatcher.request_class.bind(py).call1((
-            self.scope.bind(py),
-            &self.receive,
-            params,
-        ))?;
+        let request =
+            dispatcher
+                .request_class
+                .make(py, self.scope.bind(py), &self.receive, params)?;
         self.stats_id = stats_id;
         self.request = Some(request.clone().unbind());
         self.stage = Stage::Handler;

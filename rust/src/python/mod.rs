@@ -9,6 +9,7 @@ mod forms;
 mod parsers;
 mod ranges;
 mod render;
+mod request;
 mod router;
 mod rsgi;
 mod stats;
@@ -29,6 +30,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     stats::register(m)?;
     ranges::register(m)?;
     render::register(m)?;
+    request::register(m)?;
     driver::register(m)?;
     rsgi::register(m)?;
     websocket::register(m)?;
