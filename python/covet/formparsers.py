@@ -6,14 +6,14 @@ Multipart bodies are parsed incrementally: each chunk the server delivers is fed
 in memory up to ``max_field_size`` and file parts are written to ``UploadFile``
 objects backed by ``SpooledTemporaryFile``, so an upload larger than the spool
 threshold goes to disk instead of memory. Once a part has moved to disk the parser
-writes the rest of it to the file itself, in batches, from a worker thread. Errors
+writes the rest of it to the file itself, straight from each chunk, with the GIL
+released (a worker-thread hop per write cost more than the write). Errors
 become HTTP errors: a malformed body or header is a 400, an exceeded limit a 413, a
 non-form Content-Type a 415.
 """
 
 from __future__ import annotations
 
-import asyncio
 import codecs
 import io
 from tempfile import SpooledTemporaryFile
@@ -110,11 +110,6 @@ async def parse_form(
     )
 
 
-#: Once an upload has moved to disk, the parser keeps its content (in Rust) and it
-#: is written in batches of this size from a worker thread: one thread hop per
-#: 64 KiB chunk dominated the parse time. Bounds what an upload in progress holds
-#: in memory beyond its file (plus the chunk being parsed).
-_WRITE_BATCH = 1024 * 1024
 #: The read buffer of an upload's temporary file, capped by the spool threshold so
 #: that reading an upload back holds no more than the threshold in memory. Reads
 #: the buffer can serve need no thread hop (see ``UploadFile.read``).
@@ -136,7 +131,6 @@ async def _parse_multipart(
     name = ""
     upload: UploadFile | None = None
     spooled = False  # whether the parser writes the current upload to its file
-    writing: asyncio.Future[None] | None = None  # the spool batch being written
     size = 0  # the current upload's size before spooling
     chunks: list[bytes] = []  # the current text field's data
     field_type: str | None = None
@@ -171,10 +165,6 @@ async def _parse_multipart(
                 elif kind == _PART_END:
                     if upload is not None:
                         if spooled:
-                            if writing is not None:
-                                await writing
-                                writing = None
-                            await asyncio.to_thread(parser.take_batch().write)
                             size += parser.end_spool()
                             spooled = False
                         upload.size = size
@@ -191,22 +181,17 @@ async def _parse_multipart(
                 upload.file.flush()
                 parser.spool_to(upload.file.fileno())
                 spooled = True
-            elif parser.pending >= _WRITE_BATCH:
-                # Batches are written in order, each while the next one fills.
-                if writing is not None:
-                    await writing
-                writing = asyncio.ensure_future(asyncio.to_thread(parser.take_batch().write))
         parser.finish()
     except _core.MalformedMultipartError as exc:
-        _discard(uploads, parser, writing)
+        _discard(uploads, parser)
         raise HTTPException(400, f"Malformed multipart/form-data: {exc}") from None
     except _core.FormLimitError as exc:
-        _discard(uploads, parser, writing)
+        _discard(uploads, parser)
         raise HTTPException(413, str(exc)) from None
     except BaseException:
         # Client disconnects, body-size 413s, a full disk, cancellation: leave no
         # temp file.
-        _discard(uploads, parser, writing)
+        _discard(uploads, parser)
         raise
     return FormData(items)
 
@@ -228,15 +213,7 @@ def _decode_field(value: bytes, content_type: str | None) -> str:
         ) from None
 
 
-def _discard(
-    uploads: list[UploadFile],
-    parser: _core.MultipartParser,
-    writing: asyncio.Future[None] | None,
-) -> None:
+def _discard(uploads: list[UploadFile], parser: _core.MultipartParser) -> None:
     for upload in uploads:
         upload.file.close()
     parser.close()  # drops its duplicate of a spooled upload's descriptor
-    if writing is not None:
-        # A batch still being written holds the descriptor until the write ends;
-        # its outcome no longer matters.
-        writing.cancel()

@@ -1,5 +1,5 @@
 """File parts past the spool threshold: the Rust parser writes them to the upload's
-temporary file in batches, Python memory stays bounded, write errors surface as
+temporary file itself, Python memory stays bounded, write errors surface as
 ``OSError``, and reads that the file's read buffer covers skip the thread hop."""
 
 from __future__ import annotations
@@ -238,8 +238,6 @@ async def test_upload_reads_stay_coherent_with_direct_file_access() -> None:
 def test_the_parser_spool_api_rejects_misuse() -> None:
     parser = _core.MultipartParser(b"zzz")
     with pytest.raises(ValueError, match="not spooling"):
-        parser.take_batch()
-    with pytest.raises(ValueError, match="not spooling"):
         parser.end_spool()
     with pytest.raises(ValueError, match="invalid file descriptor"):
         parser.spool_to(-1)
@@ -250,35 +248,32 @@ def test_the_parser_spool_api_rejects_misuse() -> None:
         parser.spool_to(write_end)
         with pytest.raises(ValueError, match="already spooling"):
             parser.spool_to(write_end)
-        assert parser.feed(b"abc") == []  # spooled, not returned
-        assert parser.pending == 3
+        assert parser.feed(b"abc") == []  # written, not returned
+        assert os.read(read_end, 100) == b"abc"
         with pytest.raises(ValueError, match="has not ended"):
             parser.end_spool()
         assert parser.feed(b"def\r\n--zzz--") == [(parser.PART_END,), (parser.END,)]
-        with pytest.raises(ValueError, match="pending data"):
-            parser.end_spool()
-        batch = parser.take_batch()
-        assert len(batch) == 6 and parser.pending == 0
-        batch.write()
-        batch.write()  # written once
-        assert os.read(read_end, 100) == b"abcdef"
+        assert os.read(read_end, 100) == b"def"
         assert parser.end_spool() == 6
+        with pytest.raises(ValueError, match="not spooling"):
+            parser.end_spool()
     finally:
         os.close(read_end)
         os.close(write_end)
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
-def test_a_failed_batch_write_is_an_oserror_with_its_errno() -> None:
+def test_a_failed_spool_write_is_an_oserror_and_stops_the_parser() -> None:
     parser = _core.MultipartParser(b"zzz")
     parser.feed(b'--zzz\r\nContent-Disposition: form-data; name="f"; filename="a"\r\n\r\n')
     with open("/dev/full", "wb") as full:
         parser.spool_to(full.fileno())
-    # The parser holds its own duplicate of the descriptor.
-    parser.feed(b"x" * 100_000)
+    # The parser writes through its own duplicate of the descriptor.
     with pytest.raises(OSError) as info:
-        parser.take_batch().write()
+        parser.feed(b"x" * 100_000)
     assert info.value.errno == errno.ENOSPC
+    with pytest.raises(_core.MalformedMultipartError, match="already stopped"):
+        parser.feed(b"more")
 
 
 def test_spool_to_a_closed_descriptor_is_an_oserror() -> None:

@@ -11,7 +11,7 @@ use std::os::fd::{BorrowedFd, RawFd};
 
 use super::errors::{content_type_error, form_error};
 use crate::forms::multipart::{self, FormError, MultipartLimits, Piece};
-use crate::forms::spool::{Batch, Spool};
+use crate::forms::spool::Spool;
 use crate::http::content_type;
 
 /// Parses a `Content-Type` value into `(media_type, params)`: the lowercased
@@ -49,16 +49,15 @@ fn parse_urlencoded_form<'py>(
 /// `(PART_START, name, filename, content_type, headers)`, `(DATA, bytes)`,
 /// `(PART_END,)` and `(END,)`; `finish()` raises if the body was truncated.
 ///
-/// After `spool_to(fd)` the current part's content is not returned as `DATA` but
-/// kept for that file: the caller takes it with `take_batch()` whenever `pending`
-/// reaches its batch size and once after the part's `PART_END`, writes each batch
-/// from a worker thread (with the GIL released), then calls `end_spool()`.
+/// After `spool_to(fd)` the rest of the current part's content is not returned as
+/// `DATA`: the parser writes it to that file itself, with the GIL released, and
+/// `end_spool()` after the part's `PART_END` says how many bytes it wrote.
 #[pyclass(name = "MultipartParser", module = "covet._core")]
 pub struct PyMultipartParser {
     inner: multipart::MultipartParser,
     spool: Option<Spool>,
-    /// False once the spooled part has ended: its pending bytes still await a
-    /// flush, but the next part's content is returned as `DATA` again.
+    /// False once the spooled part has ended: the next part's content is
+    /// returned as `DATA` again.
     spool_open: bool,
     /// Whether the last event returned left a part open (a `PART_START` without
     /// its `PART_END`). `spool_to` is meant for that part, once the caller has
@@ -112,7 +111,8 @@ impl PyMultipartParser {
         })
     }
 
-    /// Parses one chunk and returns the events it completed.
+    /// Parses one chunk and returns the events it completed. A failed write to
+    /// the spool file (a full disk...) raises `OSError` with the errno.
     fn feed<'py>(&mut self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(py);
         let mut failure: Option<PyErr> = None;
@@ -126,7 +126,9 @@ impl PyMultipartParser {
             let item: PyResult<Bound<'py, PyTuple>> = match piece {
                 Piece::Data(bytes) => match spool {
                     Some(spool) if *spool_open => {
-                        spool.push(bytes);
+                        if let Err(err) = py.detach(|| spool.write(bytes)) {
+                            failure = Some(io_error(&err, WRITE_FAILED));
+                        }
                         return;
                     }
                     _ => (Self::DATA, PyBytes::new(py, bytes)).into_pyobject(py),
@@ -148,19 +150,21 @@ impl PyMultipartParser {
         });
         result.map_err(form_error)?;
         match failure {
-            Some(err) => Err(err),
+            Some(err) => {
+                self.close();
+                Err(err)
+            }
             None => Ok(list),
         }
     }
 
-    /// From now on, the current part's content goes to the file open on `fd`
-    /// (written at its current position) instead of being returned as `DATA`.
-    /// The parser uses a duplicate of `fd`, closed once the part and its batches
-    /// are done with.
+    /// From now on, the current part's content is written to the file open on
+    /// `fd` (at its current position) instead of being returned as `DATA`.
+    /// The parser uses a duplicate of `fd`, closed by `end_spool()`.
     fn spool_to(&mut self, fd: RawFd) -> PyResult<()> {
         if self.spool.is_some() {
             return Err(PyValueError::new_err(
-                "the parser is already spooling a part: end_spool() it after its PART_END first",
+                "the parser is already spooling a part: end_spool() it after its PART_END",
             ));
         }
         if fd < 0 {
@@ -178,45 +182,24 @@ impl PyMultipartParser {
         Ok(())
     }
 
-    /// Content kept for the spool file and not yet taken (0 without a spool).
-    #[getter]
-    fn pending(&self) -> usize {
-        self.spool.as_ref().map_or(0, Spool::pending)
-    }
-
-    /// The pending content as a `SpoolBatch` to write (from a worker thread)
-    /// while the parser fills the next one. Batches must be written in order.
-    fn take_batch(&mut self) -> PyResult<PySpoolBatch> {
-        let spool = self
-            .spool
-            .as_mut()
-            .ok_or_else(|| PyValueError::new_err("the parser is not spooling a part"))?;
-        Ok(PySpoolBatch {
-            batch: spool.take_batch(),
-        })
-    }
-
-    /// Ends the spooled part once its `PART_END` has been returned and its last
-    /// batch taken; returns how many bytes the parser spooled for it.
+    /// Ends the spooled part once its `PART_END` has been returned; returns how
+    /// many bytes the parser wrote for it.
     fn end_spool(&mut self) -> PyResult<u64> {
         match &self.spool {
             None => Err(PyValueError::new_err("the parser is not spooling a part")),
             Some(_) if self.spool_open => Err(PyValueError::new_err(
                 "the spooled part has not ended: wait for its PART_END",
             )),
-            Some(spool) if spool.pending() > 0 => Err(PyValueError::new_err(
-                "the spooled part still has pending data: take_batch() it first",
-            )),
             Some(spool) => {
-                let received = spool.received();
+                let written = spool.written();
                 self.spool = None;
-                Ok(received)
+                Ok(written)
             }
         }
     }
 
-    /// Stops the parser and releases the spool file without writing what is
-    /// pending (for a form being abandoned: a bad body, a disconnect...).
+    /// Stops the parser and releases the spool file (for a form being abandoned:
+    /// a bad body, a disconnect, a failed write...).
     fn close(&mut self) {
         self.spool = None;
         self.spool_open = false;
@@ -239,28 +222,6 @@ impl PyMultipartParser {
     }
 }
 
-/// Content taken from the parser's spool, with the file it goes to.
-#[pyclass(name = "SpoolBatch", module = "covet._core")]
-pub struct PySpoolBatch {
-    batch: Batch,
-}
-
-#[pymethods]
-impl PySpoolBatch {
-    /// Writes the content to the spool file with the GIL released (meant for a
-    /// worker thread); a second call writes nothing. A failed write (a full
-    /// disk...) raises `OSError` with the errno.
-    fn write(&mut self, py: Python<'_>) -> PyResult<()> {
-        let batch = &mut self.batch;
-        py.detach(|| batch.write())
-            .map_err(|e| io_error(&e, "could not write an upload to its temporary file"))
-    }
-
-    fn __len__(&self) -> usize {
-        self.batch.len()
-    }
-}
-
 fn part_start(py: Python<'_>, part: multipart::PartHeaders) -> PyResult<Bound<'_, PyTuple>> {
     let headers = PyList::empty(py);
     for (name, value) in &part.headers {
@@ -276,6 +237,8 @@ fn part_start(py: Python<'_>, part: multipart::PartHeaders) -> PyResult<Bound<'_
         .into_pyobject(py)
 }
 
+const WRITE_FAILED: &str = "could not write an upload to its temporary file";
+
 /// An `OSError` with the errno (so `ENOSPC` is recognisable) and what failed.
 fn io_error(err: &std::io::Error, what: &str) -> PyErr {
     match err.raw_os_error() {
@@ -288,6 +251,5 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_content_type, m)?)?;
     m.add_function(wrap_pyfunction!(parse_urlencoded_form, m)?)?;
     m.add_class::<PyMultipartParser>()?;
-    m.add_class::<PySpoolBatch>()?;
     Ok(())
 }
