@@ -416,7 +416,8 @@ class UploadFile:
     The content lives in ``file``, a ``tempfile.SpooledTemporaryFile``: in memory up
     to the spool threshold (``Limits.spool_max_size``), in an anonymous temporary
     file on disk beyond it. The async methods run disk I/O in a worker thread once
-    the file has spooled to disk. The framework closes (and so deletes) every
+    the file has spooled to disk; a ``read`` that the file's read buffer covers is
+    no disk I/O and runs inline. The framework closes (and so deletes) every
     upload when the request ends; ``close()`` may also be called earlier.
     """
 
