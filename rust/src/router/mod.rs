@@ -20,6 +20,7 @@ mod method;
 mod params;
 pub mod paths;
 mod pattern;
+mod scan;
 mod statics;
 mod tree;
 

@@ -504,6 +504,43 @@ fn trailing_slash_is_significant() {
     assert_eq!(hit(&r, "POST", "/users"), "405 GET, HEAD, OPTIONS");
 }
 
+/// Paths up to 64 bytes are split with a precomputed mask of their slashes, longer
+/// ones by searching for each `/`: both must split the same way.
+#[test]
+fn long_and_short_paths_split_alike() {
+    let seg = "abcdefghij";
+    let r = router(&[
+        ("/a/{x}/{rest:path}", &["GET"]),
+        ("/a/{x}/b/{y:int}", &["GET"]),
+        ("/{x}/{y}/{z}/{w}/{v}/{u}/{t}", &["GET"]),
+    ]);
+    for pad in [
+        0usize, 40, 50, 52, 53, 54, 55, 60, 61, 62, 63, 64, 65, 70, 200,
+    ] {
+        let x = "x".repeat(pad.max(1));
+        let path = format!("/a/{x}/b/7");
+        assert_eq!(hit(&r, "GET", &path), "GET /a/{x}/b/{y:int}", "{path}");
+        assert_eq!(
+            params_of(&r, "GET", &path),
+            vec![("x".into(), s(&x)), ("y".into(), ParamValue::Int(7))]
+        );
+        let path = format!("/a/{x}/c/d%2Fe/");
+        assert_eq!(
+            params_of(&r, "GET", &path),
+            vec![("x".into(), s(&x)), ("rest".into(), p("c/d/e/"))],
+            "{path}"
+        );
+        let tail = format!("{seg}{x}");
+        let path = format!("/1/2/3/4/5/6/{tail}");
+        assert_eq!(
+            params_of(&r, "GET", &path).last(),
+            Some(&("t".into(), s(&tail)))
+        );
+        assert_eq!(hit(&r, "GET", &format!("{path}/")), "404", "{path}/");
+        assert_eq!(hit(&r, "GET", &format!("/1/2/3/4/5/6//{tail}")), "404");
+    }
+}
+
 #[test]
 fn root_and_odd_paths() {
     let r = router(&[("/", &["GET"]), ("/a//b", &["GET"])]);

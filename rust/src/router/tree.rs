@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use super::convert::{parse_float, parse_int, parse_uuid};
 use super::method::{Method, INDEXED};
 use super::pattern::{normalize_methods, parse_pattern, Segment};
+use super::scan::scan;
 use super::statics::StaticChildren;
 use super::{Match, ParamKind, ParamValue, Params, RouteError, RouteId};
 use crate::http::percent::decode_strict as percent_decode;
@@ -175,14 +176,37 @@ struct Search<'r, 'p, 'm> {
     method_name: &'m str,
     /// Whether the path has `%` escapes; without them segments are used as they are.
     escaped: bool,
+    /// The `/` positions of the path after its leading `/` (short paths only).
+    slashes: Option<u64>,
+    /// Length of the path after its leading `/`: every `rest` is a suffix of it.
+    base_len: usize,
     /// False for `WEBSOCKET` lookups: HTTP-only paths do not "exist" for them.
     http: bool,
-    params: Params<'r, 'p>,
+    /// The parameters, collected straight into the answer (see `lookup`).
+    params: &'m mut Params<'r, 'p>,
     /// Allow string of the highest-priority matching path that has HTTP methods.
     first_allow: Option<&'r str>,
 }
 
 impl<'r> Search<'r, '_, '_> {
+    /// `rest` split at its first `/`: the segment, and what follows the `/`.
+    #[inline]
+    fn split<'p>(&self, rest: &'p str) -> (&'p str, Option<&'p str>) {
+        let end = match self.slashes {
+            Some(mask) => {
+                let offset = self.base_len.saturating_sub(rest.len());
+                let ahead = mask.checked_shr(offset as u32).unwrap_or(0);
+                (ahead != 0).then(|| ahead.trailing_zeros() as usize)
+            }
+            None => rest.bytes().position(|b| b == b'/'),
+        };
+        // A `/` is ASCII, so both sides of it are on character boundaries.
+        match end.and_then(|end| rest.get(..end).zip(rest.get(end + 1..))) {
+            Some((segment, next)) => (segment, Some(next)),
+            None => (rest, None),
+        }
+    }
+
     fn check(&mut self, endpoint: &'r Endpoint) -> Option<usize> {
         let found = endpoint.resolve_as(self.method, self.method_name);
         if found.is_none() && self.http && endpoint.has_http && self.first_allow.is_none() {
@@ -411,37 +435,60 @@ impl<T> Router<T> {
 
     /// Matches `method` and the raw (percent-encoded) `path`.
     pub fn lookup<'r, 'p>(&'r self, method: &str, path: &'p str) -> Match<'r, 'p, T> {
-        let (Some(rest), Some(root)) = (path.strip_prefix('/'), self.nodes.first()) else {
+        let (Some(rest), Some(root), Some(first)) = (
+            path.strip_prefix('/'),
+            self.nodes.first(),
+            self.routes.first(),
+        ) else {
+            return Match::NotFound;
+        };
+        // The answer is built in place: parameters are pushed straight into the
+        // `Found` that is returned, because moving the ~400 bytes of inline
+        // parameters out of the search state afterwards (just after writing them)
+        // cost more than the rest of a lookup on a small table.
+        let mut answer = Match::Found {
+            value: &first.value,
+            route: RouteId(0),
+            params: Params::new(),
+        };
+        let Match::Found {
+            value,
+            route: id,
+            params,
+        } = &mut answer
+        else {
             return Match::NotFound;
         };
         let parsed = Method::parse(method);
+        let scanned = scan(rest.as_bytes());
         let mut search = Search {
             method: parsed,
             method_name: method,
-            escaped: rest.as_bytes().contains(&b'%'),
+            escaped: scanned.escaped,
+            slashes: scanned.slashes,
+            base_len: rest.len(),
             http: parsed != Method::WebSocket,
-            params: Params::new(),
+            params,
             first_allow: None,
         };
-        if let Some(route) = self.visit(root, Some(rest), &mut search) {
-            return self.found(route, search.params);
+        let found = self.visit(root, Some(rest), &mut search);
+        let first_allow = search.first_allow;
+        match found.and_then(|route| self.routes.get(route).map(|r| (route, r))) {
+            Some((route, r)) => {
+                *value = &r.value;
+                *id = RouteId(route);
+            }
+            // Every exit returns `answer` itself, so that it can live in the
+            // caller's return slot.
+            None => {
+                answer = match first_allow {
+                    Some(allow) if parsed == Method::Options => Match::Options { allow },
+                    Some(allow) => Match::MethodNotAllowed { allow },
+                    None => Match::NotFound,
+                };
+            }
         }
-        match search.first_allow {
-            Some(allow) if parsed == Method::Options => Match::Options { allow },
-            Some(allow) => Match::MethodNotAllowed { allow },
-            None => Match::NotFound,
-        }
-    }
-
-    fn found<'r, 'p>(&'r self, route: usize, params: Params<'r, 'p>) -> Match<'r, 'p, T> {
-        match self.routes.get(route) {
-            Some(r) => Match::Found {
-                value: &r.value,
-                route: RouteId(route),
-                params,
-            },
-            None => Match::NotFound,
-        }
+        answer
     }
 
     /// Depth-first search in priority order. `rest` is the path after the `/` that
@@ -455,10 +502,7 @@ impl<T> Router<T> {
         let Some(rest) = rest else {
             return node.endpoint().and_then(|ep| search.check(ep));
         };
-        let (segment, next) = match rest.split_once('/') {
-            Some((segment, next)) => (segment, Some(next)),
-            None => (rest, None),
-        };
+        let (segment, next) = search.split(rest);
         // A segment that does not decode matches nothing (and neither does a
         // catch-all over it, since the remainder fails to decode too).
         let decoded = if search.escaped {
