@@ -220,7 +220,7 @@ class RequestBase:
     _receive: Any
     path_params: dict[str, Any]
     def __new__(cls, *_args: Any, **_kwargs: Any) -> RequestBase: ...
-    def init(
+    def __init__(
         self,
         scope: dict[str, Any],
         receive: Any = None,
@@ -230,7 +230,7 @@ class RequestBase:
 @disjoint_base
 class ResponseBase:
     def __new__(cls, *_args: Any, **_kwargs: Any) -> ResponseBase: ...
-    def init(
+    def __init__(
         self,
         content: Any = None,
         status_code: int = 200,

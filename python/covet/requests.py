@@ -46,7 +46,12 @@ _UNSET: Any = object()
 
 class Request(_core.RequestBase, HTTPConnection):
     """An HTTP request: the scope views of ``HTTPConnection`` (``url``, ``headers``,
-    ``query``, ``cookies``, ``path_params``, ``client``, ``state``) plus the body."""
+    ``query``, ``cookies``, ``path_params``, ``client``, ``state``) plus the body.
+
+    ``Request(scope, receive=None, path_params=None)``: the three references live in
+    the Rust base (``_core.RequestBase``, whose ``__init__`` is a C slot), which the
+    driver fills without a Python call; without ``receive``, reading the body
+    raises RuntimeError."""
 
     _body: bytes | None = None
     _json: Any = _UNSET
@@ -58,11 +63,6 @@ class Request(_core.RequestBase, HTTPConnection):
     _peeked: deque[Message] | None = None
     _peeked_size = 0
     _peeked_overflow = False
-
-    # ``Request(scope, receive=None, path_params=None)``: the three references live
-    # in the Rust base (``_core.RequestBase``), which the driver fills without a
-    # Python call; without ``receive``, reading the body raises RuntimeError.
-    __init__ = _core.RequestBase.init
 
     @property
     def method(self) -> str:

@@ -213,9 +213,6 @@ class Response(_core.ResponseBase):
             background: BackgroundTask | None = None,
         ) -> None: ...
 
-    else:
-        __init__ = _core.ResponseBase.init
-
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         own_render = cls.render is not Response.render

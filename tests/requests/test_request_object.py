@@ -41,7 +41,9 @@ async def call(app: Any, path: str, headers: Any = ()) -> list[dict[str, Any]]:
 
 def test_request_derives_from_the_rust_base() -> None:
     assert issubclass(Request, _core.RequestBase)
-    assert Request.__init__ is _core.RequestBase.init
+    # The C slot, inherited: no Python-level __init__ runs on construction.
+    assert "__init__" not in Request.__dict__
+    assert Request.__init__ is _core.RequestBase.__init__
 
 
 async def test_requests_and_responses_kept_past_their_request_are_unchanged() -> None:

@@ -235,10 +235,11 @@ pub(crate) fn render_response<'py>(
     Ok((body, list, media_type))
 }
 
-/// The base class of `covet.responses.Response`, and `init`, the constructor the
-/// Python classes use as `__init__`.
+/// The base class of `covet.responses.Response`; its `__init__` is the type's
+/// `tp_init` slot, which Python subclasses inherit as a C slot (no method lookup,
+/// no bound-method call on construction).
 ///
-/// `Response("text")` costs one Rust call and no Python frame: `init` renders (as
+/// `Response("text")` costs one Rust call and no Python frame: `__init__` renders (as
 /// `render_response`) and stores `status_code`, `body`, `raw_headers` (and
 /// `background`, `media_type` when they differ from the class defaults) as plain
 /// instance attributes, which CPython reads ~3x faster than a PyO3 getter (the
@@ -258,7 +259,7 @@ impl ResponseBase {
     }
 
     #[pyo3(signature = (content = None, status_code = 200, headers = None, media_type = None, background = None))]
-    fn init<'py>(
+    fn __init__<'py>(
         slf: &Bound<'py, Self>,
         content: Option<&Bound<'py, PyAny>>,
         status_code: u16,

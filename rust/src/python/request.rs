@@ -7,7 +7,6 @@
 //! form, state) stay Python attributes, made on first access.
 
 use pyo3::exceptions::PyRuntimeError;
-use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
@@ -47,9 +46,9 @@ impl RequestBase {
         }
     }
 
-    /// `Request.__init__`: `Request(scope, receive=None, path_params=None)`.
+    /// `Request(scope, receive=None, path_params=None)`.
     #[pyo3(signature = (scope, receive = None, path_params = None))]
-    fn init(
+    fn __init__(
         &mut self,
         scope: Py<PyAny>,
         receive: Option<Py<PyAny>>,
@@ -118,7 +117,7 @@ impl RequestBase {
 /// or (for a class with its own `__init__`) a call of the class.
 pub struct RequestFactory {
     class: Py<PyType>,
-    /// The class keeps `RequestBase.init` as its `__init__`.
+    /// The class keeps `RequestBase`'s `__init__` (its `tp_init` slot).
     direct: bool,
 }
 
@@ -126,10 +125,17 @@ impl RequestFactory {
     pub fn new(class: Bound<'_, PyType>) -> PyResult<Self> {
         let py = class.py();
         let base = py.get_type::<RequestBase>();
-        let direct = class.is_subclass(&base)?
-            && class
-                .getattr(intern!(py, "__init__"))?
-                .is(base.getattr(intern!(py, "init"))?);
+        // A subclass without its own `__init__` has the base's slot copied into
+        // its type object, so the pointers are equal exactly then.
+        // SAFETY: both are live type objects; only their `tp_init` slots are read.
+        let inits = unsafe {
+            (
+                (*class.as_type_ptr()).tp_init,
+                (*base.as_type_ptr()).tp_init,
+            )
+        };
+        let same_init = matches!(inits, (Some(a), Some(b)) if std::ptr::fn_addr_eq(a, b));
+        let direct = class.is_subclass(&base)? && same_init;
         Ok(RequestFactory {
             class: class.unbind(),
             direct,
