@@ -495,3 +495,20 @@ def test_unserializable_json_still_raises_type_error() -> None:
         Response({"a": object()})
     with pytest.raises(TypeError):
         JSONResponse({"a": object()}, headers={"x": "1"})
+
+
+@pytest.mark.parametrize("length", [0, 1, 13, 4095, 4096, 70_000])
+def test_content_length_is_right_at_every_size_shared_headers_included(length: int) -> None:
+    first, second = Response(b"x" * length), Response(b"y" * length)
+    assert first.headers["content-length"] == second.headers["content-length"] == str(length)
+
+
+def test_changing_one_responses_length_header_leaves_another_of_the_same_size_alone() -> None:
+    first, second = PlainTextResponse("same"), PlainTextResponse("size")
+    first.headers["content-length"] = "99"
+    del first.headers["content-type"]
+    assert first.headers.get("content-length") == "99" and "content-type" not in first.headers
+    assert second.raw_headers == [
+        (b"content-length", b"4"),
+        (b"content-type", b"text/plain; charset=utf-8"),
+    ]

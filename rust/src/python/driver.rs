@@ -179,6 +179,8 @@ impl Dispatcher {
             stats_id: None,
             request: None,
             response: None,
+            body: None,
+            response_status: 0,
             status: 0,
             background: None,
             error: None,
@@ -237,6 +239,10 @@ pub struct Serve {
     stats_id: Option<i64>,
     request: Option<Py<PyAny>>,
     response: Option<Py<PyAny>>,
+    /// The rendered response's body and status, read once when it is sent.
+    body: Option<Py<PyAny>>,
+    response_status: u16,
+    /// The status recorded in the stats (0: the client went away).
     status: u16,
     background: Option<Py<PyAny>>,
     /// An exception to raise once the clean-up is done.
@@ -290,9 +296,15 @@ impl Serve {
         visit.call(&self.scope)?;
         visit.call(&self.receive)?;
         visit.call(&self.send)?;
-        for held in [&self.inner, &self.request, &self.response, &self.background]
-            .into_iter()
-            .flatten()
+        for held in [
+            &self.inner,
+            &self.request,
+            &self.response,
+            &self.body,
+            &self.background,
+        ]
+        .into_iter()
+        .flatten()
         {
             visit.call(held)?;
         }
@@ -303,6 +315,7 @@ impl Serve {
         self.inner = None;
         self.request = None;
         self.response = None;
+        self.body = None;
         self.background = None;
         self.stage = Stage::Done;
     }
@@ -558,12 +571,10 @@ impl Serve {
                 let head = scope
                     .get_item(intern!(py, "method"))?
                     .is_some_and(|m| m.eq(intern!(py, "HEAD")).unwrap_or(false));
-                let body = if head {
-                    PyBytes::new(py, b"").into_any()
-                } else if let Some(response) = &self.response {
-                    response.bind(py).getattr(intern!(py, "body"))?
-                } else {
-                    self.dispatcher(py).not_found.0.bind(py).clone().into_any()
+                let body = match self.body.take() {
+                    _ if head => PyBytes::new(py, b"").into_any(),
+                    Some(body) => body.into_bound(py),
+                    None => self.dispatcher(py).not_found.0.bind(py).clone().into_any(),
                 };
                 let message = PyDict::new(py);
                 message.set_item(intern!(py, "type"), intern!(py, "http.response.body"))?;
@@ -572,16 +583,11 @@ impl Serve {
                 self.send_message(py, &message)?;
             }
             Stage::SendBody => {
-                let response = self.response.as_ref().map(|r| r.bind(py).clone());
-                if let Some(response) = response {
-                    self.status = response.getattr(intern!(py, "status_code"))?.extract()?;
-                    let background = response.getattr(intern!(py, "background"))?;
-                    if !background.is_none() {
-                        self.background = Some(background.unbind());
-                    }
+                self.status = if self.response.is_some() {
+                    self.response_status
                 } else {
-                    self.status = 404;
-                }
+                    404
+                };
                 self.stage = Stage::Finish;
             }
             Stage::SendOther => {
@@ -655,13 +661,19 @@ impl Serve {
         };
         let call = response.get_type().getattr(intern!(py, "__call__"))?;
         if call.is(dispatcher.send_rendered.bind(py)) {
-            // A fully rendered response: its two messages, sent from here.
+            // A fully rendered response: its two messages, sent from here. Its
+            // fields are read once, now: the handler is done with it.
+            let status = response.getattr(intern!(py, "status_code"))?;
+            self.response_status = status.extract()?;
+            self.body = Some(response.getattr(intern!(py, "body"))?.unbind());
+            let background = response.getattr(intern!(py, "background"))?;
+            if !background.is_none() {
+                // Run only after a successful send: a failure ends in `error`.
+                self.background = Some(background.unbind());
+            }
             let message = PyDict::new(py);
             message.set_item(intern!(py, "type"), intern!(py, "http.response.start"))?;
-            message.set_item(
-                intern!(py, "status"),
-                response.getattr(intern!(py, "status_code"))?,
-            )?;
+            message.set_item(intern!(py, "status"), status)?;
             message.set_item(
                 intern!(py, "headers"),
                 response.getattr(intern!(py, "raw_headers"))?,

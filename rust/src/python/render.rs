@@ -91,6 +91,44 @@ fn content_type_header<'py>(
     Ok(header)
 }
 
+/// `(b"content-length", value)` header tuples for the commonest body sizes, made on
+/// first use and shared like the content-type tuples: a small response then
+/// allocates no header tuple and no length bytes of its own.
+static CONTENT_LENGTHS: Mutex<Vec<Option<Py<PyTuple>>>> = Mutex::new(Vec::new());
+const CONTENT_LENGTHS_CACHED: usize = 4096;
+
+fn content_length_header(py: Python<'_>, length: usize) -> PyResult<Bound<'_, PyTuple>> {
+    let make = || {
+        let mut buf = [0u8; 20];
+        PyTuple::new(
+            py,
+            [
+                header_name(py, &CONTENT_LENGTH, "content-length"),
+                PyBytes::new(py, decimal(length, &mut buf)),
+            ],
+        )
+    };
+    if length >= CONTENT_LENGTHS_CACHED {
+        return make();
+    }
+    // The lock is never held while Python runs (an allocation can run a finaliser).
+    if let Ok(cache) = CONTENT_LENGTHS.lock() {
+        if let Some(Some(header)) = cache.get(length) {
+            return Ok(header.bind(py).clone());
+        }
+    }
+    let header = make()?;
+    if let Ok(mut cache) = CONTENT_LENGTHS.lock() {
+        if cache.is_empty() {
+            cache.resize_with(CONTENT_LENGTHS_CACHED, || None);
+        }
+        if let Some(slot) = cache.get_mut(length) {
+            *slot = Some(header.clone().unbind());
+        }
+    }
+    Ok(header)
+}
+
 /// `(body, raw_headers, media_type)`.
 type Rendered<'py> = (
     Bound<'py, PyBytes>,
@@ -220,14 +258,7 @@ pub(crate) fn render_response<'py>(
         _ => (PyList::empty(py), false, false),
     };
     if !stream && !has_length && status_has_body(status_code) {
-        let mut buf = [0u8; 20];
-        list.append(PyTuple::new(
-            py,
-            [
-                header_name(py, &CONTENT_LENGTH, "content-length"),
-                PyBytes::new(py, decimal(body.as_bytes().len(), &mut buf)),
-            ],
-        )?)?;
+        list.append(content_length_header(py, body.as_bytes().len())?)?;
     }
     if let (Some(media_type), false) = (&media_type, has_type) {
         list.append(content_type_for(py, media_type, charset)?)?;
