@@ -36,37 +36,38 @@ impl ParamValue<'_> {
 /// Number of parameters held without a heap allocation.
 const INLINE: usize = 8;
 
-type Entry<'r, 'p> = (&'r str, ParamValue<'p>);
-
-fn vacant<'r, 'p>() -> Entry<'r, 'p> {
-    ("", ParamValue::Int(0))
-}
+/// What an unused inline place holds (nothing to drop).
+const VACANT: ParamValue<'static> = ParamValue::Int(0);
 
 /// The parameters captured by a match, in pattern order.
 ///
-/// The first eight live in an inline array; only further ones spill to the heap.
+/// The first eight values live in an inline array; only further ones spill to the
+/// heap. The names are the matched route's, attached once the route is known, so
+/// the search itself only stores values.
 #[derive(Clone)]
 pub struct Params<'r, 'p> {
-    inline: [Entry<'r, 'p>; INLINE],
+    names: &'r [Box<str>],
+    inline: [ParamValue<'p>; INLINE],
     len: usize,
-    spill: Vec<Entry<'r, 'p>>,
+    spill: Vec<ParamValue<'p>>,
 }
 
 impl<'r, 'p> Params<'r, 'p> {
     #[inline]
     pub(crate) fn new() -> Self {
         Params {
-            inline: std::array::from_fn(|_| vacant()),
+            names: &[],
+            inline: [VACANT; INLINE],
             len: 0,
             spill: Vec::new(),
         }
     }
 
     #[inline]
-    pub(crate) fn push(&mut self, name: &'r str, value: ParamValue<'p>) {
+    pub(crate) fn push(&mut self, value: ParamValue<'p>) {
         match self.inline.get_mut(self.len) {
-            Some(slot) => *slot = (name, value),
-            None => self.spill.push((name, value)),
+            Some(slot) => *slot = value,
+            None => self.spill.push(value),
         }
         self.len += 1;
     }
@@ -76,7 +77,7 @@ impl<'r, 'p> Params<'r, 'p> {
         while self.len > len {
             self.len -= 1;
             match self.inline.get_mut(self.len) {
-                Some(slot) => *slot = vacant(),
+                Some(slot) => *slot = VACANT,
                 None => {
                     self.spill.pop();
                 }
@@ -84,13 +85,20 @@ impl<'r, 'p> Params<'r, 'p> {
         }
     }
 
+    /// Attaches the matched route's parameter names (in pattern order).
+    #[inline]
+    pub(crate) fn set_names(&mut self, names: &'r [Box<str>]) {
+        self.names = names;
+    }
+
     /// `(name, value)` pairs in pattern order.
     pub fn iter(&self) -> impl Iterator<Item = (&'r str, &ParamValue<'p>)> + '_ {
         let inline = self.inline.get(..self.len.min(INLINE)).unwrap_or(&[]);
-        inline
+        let names: &'r [Box<str>] = self.names;
+        names
             .iter()
-            .chain(self.spill.iter())
-            .map(|(name, value)| (*name, value))
+            .map(|name| &**name)
+            .zip(inline.iter().chain(self.spill.iter()))
     }
 
     pub fn len(&self) -> usize {

@@ -344,6 +344,59 @@ fn method_not_allowed_allow_strings() {
     assert_eq!(hit(&r, "GET", "/nope"), "404");
 }
 
+/// `GET`, `HEAD`, `POST` and `PUT` are answered from a per-node table filled at
+/// insert time: it must follow every later insert at the same path, and agree with
+/// the full method resolution (HEAD to GET, wildcards, 405 sets).
+#[test]
+fn per_node_method_slots_follow_later_inserts() {
+    let mut r: Router<String> = Router::new();
+    let steps: &[(&str, &[&str], &[(&str, &str)])] = &[
+        (
+            "/a",
+            &["GET"],
+            &[
+                ("GET", "GET /a"),
+                ("HEAD", "GET /a"),
+                ("POST", "405 GET, HEAD, OPTIONS"),
+                ("PUT", "405 GET, HEAD, OPTIONS"),
+                ("DELETE", "405 GET, HEAD, OPTIONS"),
+            ],
+        ),
+        (
+            "/a",
+            &["HEAD", "POST"],
+            &[
+                ("GET", "GET /a"),
+                ("HEAD", "HEAD|POST /a"),
+                ("post", "HEAD|POST /a"),
+                ("PUT", "405 GET, HEAD, OPTIONS, POST"),
+            ],
+        ),
+        (
+            "/a",
+            &["*HTTP"],
+            &[
+                ("GET", "GET /a"),
+                ("PUT", "*HTTP /a"),
+                ("PURGE", "*HTTP /a"),
+                ("WEBSOCKET", "404"),
+            ],
+        ),
+        (
+            "/{x}",
+            &["PUT", "WEBSOCKET"],
+            &[("PUT", "*HTTP /a"), ("WEBSOCKET", "PUT|WEBSOCKET /{x}")],
+        ),
+    ];
+    for (pattern, methods, probes) in steps {
+        let value = format!("{} {pattern}", methods.join("|"));
+        assert!(r.insert(pattern, methods, value).is_ok(), "{pattern}");
+        for (method, want) in *probes {
+            assert_eq!(hit(&r, method, "/a"), *want, "{method} after {pattern}");
+        }
+    }
+}
+
 #[test]
 fn methods_are_case_insensitive() {
     let r = router(&[("/a", &["get"]), ("/b/{x}", &["Post"])]);

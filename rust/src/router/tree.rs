@@ -96,15 +96,17 @@ impl Endpoint {
 
 /// One position in the tree, laid out in one cache line: a lookup reads one line
 /// per segment, plus the static table it probes.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 #[repr(align(64))]
 struct Node {
     statics: StaticChildren,
     /// Parameter children (0 = none; the root is never a child), in priority order:
     /// `int`, `uuid`, `float`, `str`.
     params: [u32; 4],
-    /// The parameter's name, on a node reached through a parameter edge.
-    name: Box<str>,
+    /// The route each of the first `FAST` indexed methods resolves to at this
+    /// node's endpoint (`NO_ROUTE`: none, or ask the endpoint), so the common
+    /// requests are answered without reading the endpoint.
+    fast: [u32; FAST],
     /// The routes ending here.
     ends: Option<Box<Ends>>,
 }
@@ -146,11 +148,37 @@ impl Node {
 /// Node numbers are stored in 32 bits; `insert` refuses to grow the tree past it.
 const MAX_NODES: usize = u32::MAX as usize;
 
+/// Methods answered from the node itself: `GET`, `HEAD`, `POST`, `PUT`.
+const FAST: usize = 4;
+const NO_ROUTE: u32 = u32::MAX;
+
+impl Default for Node {
+    fn default() -> Self {
+        Node {
+            statics: StaticChildren::default(),
+            params: [0; 4],
+            fast: [NO_ROUTE; FAST],
+            ends: None,
+        }
+    }
+}
+
+/// What only `insert` reads about a node.
+#[derive(Debug)]
+struct NodeInfo {
+    /// The route that created the node, for conflict messages.
+    first_route: usize,
+    /// The parameter's name, on a node reached through a parameter edge.
+    name: Box<str>,
+}
+
 #[derive(Debug)]
 struct Route<T> {
+    value: T,
+    /// The parameter names, in pattern order (a match's values come in this order).
+    names: Box<[Box<str>]>,
     pattern: Box<str>,
     methods: Vec<String>,
-    value: T,
 }
 
 /// A router from `(method, raw path)` to values of type `T`.
@@ -159,8 +187,8 @@ pub struct Router<T> {
     routes: Vec<Route<T>>,
     /// Arena; index 0 is the root (the position of the first segment).
     nodes: Vec<Node>,
-    /// For each node, the route that created it (for conflict messages).
-    first_route: Vec<usize>,
+    /// Per node, what only `insert` reads.
+    info: Vec<NodeInfo>,
 }
 
 impl<T> Default for Router<T> {
@@ -221,7 +249,10 @@ impl<T> Router<T> {
         Router {
             routes: Vec::new(),
             nodes: vec![Node::default()],
-            first_route: vec![0],
+            info: vec![NodeInfo {
+                first_route: 0,
+                name: Box::default(),
+            }],
         }
     }
 
@@ -272,7 +303,11 @@ impl<T> Router<T> {
         let route = self.routes.len();
         let mut node = 0;
         let mut catch_all = None;
+        let mut names: Vec<Box<str>> = Vec::new();
         for segment in &segments {
+            if let Segment::Param { name, .. } = *segment {
+                names.push(name.into());
+            }
             match *segment {
                 Segment::Static(text) => node = self.static_child(node, text, route),
                 Segment::Param {
@@ -298,18 +333,30 @@ impl<T> Router<T> {
                 None => ends.endpoint.get_or_insert_with(Endpoint::default),
             };
             endpoint.add(&methods, route);
+            if catch_all.is_none() {
+                let by_method = endpoint.by_method;
+                for (fast, resolved) in n.fast.iter_mut().zip(by_method) {
+                    *fast = resolved
+                        .and_then(|r| u32::try_from(r).ok())
+                        .unwrap_or(NO_ROUTE);
+                }
+            }
         }
         self.routes.push(Route {
             pattern: pattern.into(),
             methods,
+            names: names.into(),
             value,
         });
         Ok(RouteId(route))
     }
 
-    fn new_node(&mut self, node: Node, route: usize) -> usize {
-        self.nodes.push(node);
-        self.first_route.push(route);
+    fn new_node(&mut self, route: usize, name: &str) -> usize {
+        self.nodes.push(Node::default());
+        self.info.push(NodeInfo {
+            first_route: route,
+            name: name.into(),
+        });
         self.nodes.len() - 1
     }
 
@@ -321,7 +368,7 @@ impl<T> Router<T> {
         {
             return child;
         }
-        let child = self.new_node(Node::default(), route);
+        let child = self.new_node(route, "");
         if let Some(n) = self.nodes.get_mut(node) {
             n.statics.insert(text, child);
         }
@@ -332,13 +379,7 @@ impl<T> Router<T> {
         if let Some(child) = self.nodes.get(node).and_then(|n| n.param(kind)) {
             return child;
         }
-        let child = self.new_node(
-            Node {
-                name: name.into(),
-                ..Node::default()
-            },
-            route,
-        );
+        let child = self.new_node(route, name);
         // `insert` keeps the node count below `MAX_NODES`.
         let number = u32::try_from(child).unwrap_or(0);
         if let Some(slot) = param_slot(kind)
@@ -412,9 +453,11 @@ impl<T> Router<T> {
                 }
                 Segment::Param { name, kind } => match n.param(kind) {
                     Some(child) => {
-                        let old = self.nodes.get(child).map_or("", |c| &*c.name);
+                        let (old, first) = self
+                            .info
+                            .get(child)
+                            .map_or(("", 0), |i| (&*i.name, i.first_route));
                         if old != name {
-                            let first = self.first_route.get(child).copied().unwrap_or(0);
                             return Err(name_conflict(position, kind, name, old, first));
                         }
                         Some(child)
@@ -477,6 +520,7 @@ impl<T> Router<T> {
             Some((route, r)) => {
                 *value = &r.value;
                 *id = RouteId(route);
+                params.set_names(&r.names);
             }
             // Every exit returns `answer` itself, so that it can live in the
             // caller's return slot.
@@ -500,6 +544,15 @@ impl<T> Router<T> {
         search: &mut Search<'r, 'p, '_>,
     ) -> Option<usize> {
         let Some(rest) = rest else {
+            let fast = search
+                .method
+                .index()
+                .and_then(|i| node.fast.get(i))
+                .copied()
+                .unwrap_or(NO_ROUTE);
+            if fast != NO_ROUTE {
+                return Some(fast as usize);
+            }
             return node.endpoint().and_then(|ep| search.check(ep));
         };
         let (segment, next) = search.split(rest);
@@ -561,7 +614,7 @@ impl<T> Router<T> {
                 Some(Cow::Borrowed(rest))
             };
             if let Some(rest) = rest {
-                search.params.push(&ca.name, ParamValue::Path(rest));
+                search.params.push(ParamValue::Path(rest));
                 if let Some(route) = search.check(&ca.endpoint) {
                     return Some(route);
                 }
@@ -580,7 +633,7 @@ impl<T> Router<T> {
         mark: usize,
     ) -> Option<usize> {
         let child = self.nodes.get(child as usize)?;
-        search.params.push(&child.name, value);
+        search.params.push(value);
         let found = self.visit(child, next, search);
         if found.is_none() {
             search.params.truncate(mark);
