@@ -344,13 +344,20 @@ fn method_not_allowed_allow_strings() {
     assert_eq!(hit(&r, "GET", "/nope"), "404");
 }
 
+/// `(pattern, methods, [(method, outcome at /a)])`.
+type Step = (
+    &'static str,
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+);
+
 /// `GET`, `HEAD`, `POST` and `PUT` are answered from a per-node table filled at
 /// insert time: it must follow every later insert at the same path, and agree with
 /// the full method resolution (HEAD to GET, wildcards, 405 sets).
 #[test]
 fn per_node_method_slots_follow_later_inserts() {
     let mut r: Router<String> = Router::new();
-    let steps: &[(&str, &[&str], &[(&str, &str)])] = &[
+    let steps: &[Step] = &[
         (
             "/a",
             &["GET"],
