@@ -6,13 +6,31 @@ fn all_digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// `-?[0-9]+`, fitting in an `i64`.
+/// `-?[0-9]+`, fitting in an `i64`. One pass, accumulating towards the sign so
+/// that `i64::MIN` fits; any overflow is a mismatch.
+#[inline]
 pub(crate) fn parse_int(s: &str) -> Option<i64> {
-    let digits = s.strip_prefix('-').unwrap_or(s);
-    if !all_digits(digits) {
+    let (negative, digits) = match s.strip_prefix('-') {
+        Some(digits) => (true, digits),
+        None => (false, s),
+    };
+    if digits.is_empty() {
         return None;
     }
-    s.parse().ok()
+    let mut value: i64 = 0;
+    for &b in digits.as_bytes() {
+        let digit = i64::from(b.wrapping_sub(b'0'));
+        if digit > 9 {
+            return None;
+        }
+        value = value.checked_mul(10)?;
+        value = if negative {
+            value.checked_sub(digit)?
+        } else {
+            value.checked_add(digit)?
+        };
+    }
+    Some(value)
 }
 
 /// `-?[0-9]+(\.[0-9]+)?`, finite as an `f64` (no exponent, `inf` or `nan`).
@@ -45,4 +63,46 @@ pub(crate) fn parse_uuid(s: &str) -> Option<u128> {
         }
     }
     Some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_int;
+
+    #[test]
+    fn parse_int_agrees_with_std_on_edges() {
+        let cases = [
+            "0",
+            "-0",
+            "7",
+            "007",
+            "-7",
+            "42",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "99999999999999999999",
+            "",
+            "-",
+            "--1",
+            "+5",
+            "1.0",
+            "1e3",
+            " 1",
+            "1 ",
+            "\u{661}",
+            "12a",
+            "a12",
+            "0x10",
+        ];
+        for case in cases {
+            let std = if case.starts_with('+') {
+                None
+            } else {
+                case.parse::<i64>().ok()
+            };
+            assert_eq!(parse_int(case), std, "{case:?}");
+        }
+    }
 }
