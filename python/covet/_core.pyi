@@ -229,6 +229,10 @@ class RequestBase:
 
 @disjoint_base
 class ResponseBase:
+    status_code: int
+    body: bytes
+    raw_headers: list[tuple[bytes, bytes]]
+    background: Any
     def __new__(cls, *_args: Any, **_kwargs: Any) -> ResponseBase: ...
     def __init__(
         self,

@@ -181,8 +181,9 @@ class Response(_core.ResponseBase):
     been sent (``covet.background``).
 
     The class derives from a Rust type (``_core.ResponseBase``) whose ``__init__``
-    renders the body and the validated ASGI header list and stores ``status_code``,
-    ``body`` and ``raw_headers`` in one Rust call, with no Python frame.
+    renders the body and the validated ASGI header list into the Rust object
+    (``status_code``, ``body``, ``raw_headers``, ``background``) in one call, with no
+    Python frame.
     A subclass may define its own ``__init__`` (calling ``super().__init__(...)`` or
     setting the fields) or override ``render(content, media_type) -> (bytes,
     media_type)``; its bytes then go through the same call for the headers.
@@ -192,7 +193,6 @@ class Response(_core.ResponseBase):
     charset = "utf-8"
     #: orjson options (JSONResponse).
     option: int | None = None
-    background: BackgroundTask | None = None
     #: JSONResponse: the content is always JSON, encoded with ``option``.
     _always_json = False
     #: The class defaults ``__init__`` reads in one lookup: (media_type, charset,
@@ -200,9 +200,11 @@ class Response(_core.ResponseBase):
     _render_spec: tuple[str | None, str, bool, bool] = (None, "utf-8", False, False)
 
     if TYPE_CHECKING:
+        # Fields of the Rust base (``_core.ResponseBase``).
         status_code: int
         body: bytes
         raw_headers: list[tuple[bytes, bytes]]
+        background: BackgroundTask | None
 
         def __init__(
             self,

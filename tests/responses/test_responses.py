@@ -512,3 +512,33 @@ def test_changing_one_responses_length_header_leaves_another_of_the_same_size_al
         (b"content-length", b"4"),
         (b"content-type", b"text/plain; charset=utf-8"),
     ]
+
+
+async def test_a_subclass_that_sets_its_fields_itself_is_sent_as_set() -> None:
+    class Teapot(Response):
+        def __init__(self) -> None:  # no super().__init__: the fields set one by one
+            self.status_code = 418
+            self.body = b"short and stout"
+            self.raw_headers = [(b"content-length", b"15")]
+
+    async def teapot(request: Any) -> Response:
+        return Teapot()
+
+    router = CovetRouter()
+    router.add_route("/", teapot, ["GET"])
+    client = ASGITestClient(create_asgi_app(router=router))
+    response = await client.get("/")
+    assert response.status_code == 418 and response.content == b"short and stout"
+
+
+def test_a_response_field_never_set_reads_as_a_clear_attribute_error() -> None:
+    class Unset(Response):
+        def __init__(self) -> None:
+            pass
+
+    response = Unset()
+    with pytest.raises(AttributeError, match="no body"):
+        _ = response.body
+    assert response.background is None
+    response.status_code = 204
+    assert response.status_code == 204

@@ -18,6 +18,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyType};
 
+use super::render::ResponseBase;
 use super::request::RequestFactory;
 use super::router::{PyRouter, RouteMatch, NOT_FOUND};
 use super::stats::PyStats;
@@ -661,23 +662,17 @@ impl Serve {
         };
         let call = response.get_type().getattr(intern!(py, "__call__"))?;
         if call.is(dispatcher.send_rendered.bind(py)) {
-            // A fully rendered response: its two messages, sent from here. Its
-            // fields are read once, now: the handler is done with it.
-            let status = response.getattr(intern!(py, "status_code"))?;
-            self.response_status = status.extract()?;
-            self.body = Some(response.getattr(intern!(py, "body"))?.unbind());
-            let background = response.getattr(intern!(py, "background"))?;
-            if !background.is_none() {
-                // Run only after a successful send: a failure ends in `error`.
-                self.background = Some(background.unbind());
-            }
+            // A fully rendered response: its two messages, sent from here, read
+            // from the Rust struct once (the handler is done with it).
+            let rendering = response.cast::<ResponseBase>()?.borrow().rendering(py)?;
+            self.response_status = rendering.status_code;
+            self.body = Some(rendering.body);
+            // Run only after a successful send: a failure ends in `error`.
+            self.background = rendering.background;
             let message = PyDict::new(py);
             message.set_item(intern!(py, "type"), intern!(py, "http.response.start"))?;
-            message.set_item(intern!(py, "status"), status)?;
-            message.set_item(
-                intern!(py, "headers"),
-                response.getattr(intern!(py, "raw_headers"))?,
-            )?;
+            message.set_item(intern!(py, "status"), rendering.status_code)?;
+            message.set_item(intern!(py, "headers"), rendering.raw_headers)?;
             self.stage = Stage::SendStart;
             return self.send_message(py, &message);
         }

@@ -266,27 +266,73 @@ pub(crate) fn render_response<'py>(
     Ok((body, list, media_type))
 }
 
-/// The base class of `covet.responses.Response`; its `__init__` is the type's
-/// `tp_init` slot, which Python subclasses inherit as a C slot (no method lookup,
-/// no bound-method call on construction).
+/// The base class of `covet.responses.Response`: the rendered response (status,
+/// body bytes, ASGI header list, background task) in a Rust struct. Its `__init__`
+/// is the type's `tp_init` slot, which Python subclasses inherit as a C slot (no
+/// method lookup, no bound-method call on construction).
 ///
 /// `Response("text")` costs one Rust call and no Python frame: `__init__` renders (as
-/// `render_response`) and stores `status_code`, `body`, `raw_headers` (and
-/// `background`, `media_type` when they differ from the class defaults) as plain
-/// instance attributes, which CPython reads ~3x faster than a PyO3 getter (the
-/// server path reads them on every request). A Python
-/// subclass keeps its own `__init__` and may call `super().__init__(...)`.
+/// `render_response`) into the struct, and the driver reads the struct directly
+/// when it sends. Python code sees `status_code`, `body`, `raw_headers` and
+/// `background` as attributes, read and assigned as usual (a subclass's own
+/// `__init__` may set them or call `super().__init__(...)`); `media_type` stays a
+/// Python attribute, stored only when it differs from the class default.
 /// `_render_spec` (set on each class by `Response.__init_subclass__`) gives the
 /// class defaults in one lookup: `(media_type, charset, always_json, own_render)`.
 #[pyclass(name = "ResponseBase", module = "covet._core", subclass)]
-pub struct ResponseBase;
+pub struct ResponseBase {
+    status_code: Option<u16>,
+    body: Option<Py<PyAny>>,
+    raw_headers: Option<Py<PyAny>>,
+    background: Option<Py<PyAny>>,
+}
+
+/// What the driver sends for a rendered response.
+pub struct Rendering {
+    pub status_code: u16,
+    pub body: Py<PyAny>,
+    pub raw_headers: Py<PyAny>,
+    pub background: Option<Py<PyAny>>,
+}
+
+impl ResponseBase {
+    /// The response as the driver sends it, or an `AttributeError` naming what a
+    /// subclass's `__init__` left unset.
+    pub fn rendering(&self, py: Python<'_>) -> PyResult<Rendering> {
+        Ok(Rendering {
+            status_code: self.status_code.ok_or_else(|| unset("status_code"))?,
+            body: self
+                .body
+                .as_ref()
+                .ok_or_else(|| unset("body"))?
+                .clone_ref(py),
+            raw_headers: self
+                .raw_headers
+                .as_ref()
+                .ok_or_else(|| unset("raw_headers"))?
+                .clone_ref(py),
+            background: self.background.as_ref().map(|b| b.clone_ref(py)),
+        })
+    }
+}
+
+fn unset(name: &str) -> PyErr {
+    pyo3::exceptions::PyAttributeError::new_err(format!(
+        "the response has no {name}: its __init__ did not set it"
+    ))
+}
 
 #[pymethods]
 impl ResponseBase {
     #[new]
     #[pyo3(signature = (*_args, **_kwargs))]
     fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>) -> Self {
-        ResponseBase
+        ResponseBase {
+            status_code: None,
+            body: None,
+            raw_headers: None,
+            background: None,
+        }
     }
 
     #[pyo3(signature = (content = None, status_code = 200, headers = None, media_type = None, background = None))]
@@ -345,14 +391,12 @@ impl ResponseBase {
                 false,
             )?
         };
-        // Plain attribute stores: a Python subclass keeps its attributes inline
-        // (CPython's managed dict), so the server path reads them at full speed.
-        let this = slf.as_any();
-        this.setattr(intern!(py, "status_code"), status)?;
-        this.setattr(intern!(py, "body"), body)?;
-        this.setattr(intern!(py, "raw_headers"), raw_headers)?;
-        if let Some(background) = background.filter(|b| !b.is_none()) {
-            this.setattr(intern!(py, "background"), background)?;
+        {
+            let mut this = slf.borrow_mut();
+            this.status_code = Some(status);
+            this.body = Some(body.into_any().unbind());
+            this.raw_headers = Some(raw_headers.into_any().unbind());
+            this.background = background.filter(|b| !b.is_none()).map(Bound::unbind);
         }
         // The media type is stored only when it differs from the class default (a
         // class attribute): the common case stores nothing.
@@ -360,12 +404,78 @@ impl ResponseBase {
             || own_render
             || !rendered_media_is(rendered_media.as_ref(), &default_media)?
         {
+            let this = slf.as_any();
             match rendered_media {
                 Some(media) => this.setattr(intern!(py, "media_type"), media)?,
                 None => this.setattr(intern!(py, "media_type"), none)?,
             }
         }
         Ok(())
+    }
+
+    #[getter]
+    fn status_code(&self) -> PyResult<u16> {
+        self.status_code.ok_or_else(|| unset("status_code"))
+    }
+
+    #[setter]
+    fn set_status_code(&mut self, status_code: Option<u16>) {
+        self.status_code = status_code;
+    }
+
+    #[getter]
+    fn body(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.body
+            .as_ref()
+            .map(|b| b.clone_ref(py))
+            .ok_or_else(|| unset("body"))
+    }
+
+    #[setter]
+    fn set_body(&mut self, body: Option<Py<PyAny>>) {
+        self.body = body;
+    }
+
+    #[getter]
+    fn raw_headers(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.raw_headers
+            .as_ref()
+            .map(|h| h.clone_ref(py))
+            .ok_or_else(|| unset("raw_headers"))
+    }
+
+    #[setter]
+    fn set_raw_headers(&mut self, raw_headers: Option<Py<PyAny>>) {
+        self.raw_headers = raw_headers;
+    }
+
+    /// The task run after the response is sent; None when there is none.
+    #[getter]
+    fn background(&self, py: Python<'_>) -> Py<PyAny> {
+        self.background
+            .as_ref()
+            .map_or_else(|| py.None(), |b| b.clone_ref(py))
+    }
+
+    #[setter]
+    fn set_background(&mut self, background: Option<Bound<'_, PyAny>>) {
+        self.background = background.filter(|b| !b.is_none()).map(Bound::unbind);
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        for held in [&self.body, &self.raw_headers, &self.background]
+            .into_iter()
+            .flatten()
+        {
+            visit.call(held)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.body = None;
+        self.raw_headers = None;
+        self.background = None;
     }
 }
 
