@@ -77,10 +77,11 @@ SCENARIOS = [
     Scenario("plain", "GET / plain text", "/", expect_body=b"Hello, World!",
              servers=("uvicorn", "granian", "rsgi")),
     Scenario("json", "GET /json", "/json",
-             expect_json={"message": "Hello, World!", "id": 12345, "ok": True, "tags": ["a", "b"]}),
+             expect_json={"message": "Hello, World!", "id": 12345, "ok": True, "tags": ["a", "b"]},
+             servers=("uvicorn", "granian", "rsgi")),
     Scenario("path_params", "GET /users/{id:int}/posts/{slug}, varied ids",
              "/users/42/posts/hello-world", expect_json={"user_id": 42, "slug": "hello-world"},
-             lua=VARIED_USERS_LUA),
+             lua=VARIED_USERS_LUA, servers=("uvicorn", "granian", "rsgi")),
 ]  # fmt: skip
 
 
