@@ -241,6 +241,8 @@ class ResponseBase:
         headers: Any = None,
         media_type: str | None = None,
         background: Any = None,
+        *,
+        option: Any = None,
     ) -> None: ...
 
 def render_response(

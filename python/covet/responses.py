@@ -294,19 +294,18 @@ class JSONResponse(Response):
 
     media_type = "application/json"
 
-    def __init__(
-        self,
-        content: Any = None,
-        status_code: int = 200,
-        headers: HeadersInput = None,
-        media_type: str | None = None,
-        background: BackgroundTask | None = None,
-        *,
-        option: int | None = None,
-    ) -> None:
-        if option is not None:
-            self.option = option
-        super().__init__(content, status_code, headers, media_type, background)
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            content: Any = None,
+            status_code: int = 200,
+            headers: HeadersInput = None,
+            media_type: str | None = None,
+            background: BackgroundTask | None = None,
+            *,
+            option: int | None = None,
+        ) -> None: ...
 
     _always_json = True
 

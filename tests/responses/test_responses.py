@@ -542,3 +542,10 @@ def test_a_response_field_never_set_reads_as_a_clear_attribute_error() -> None:
     assert response.background is None
     response.status_code = 204
     assert response.status_code == 204
+
+
+def test_orjson_option_on_a_response_that_is_not_json_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="option= is for responses that render JSON"):
+        PlainTextResponse("text", option=orjson.OPT_SORT_KEYS)  # type: ignore[call-arg]
+    sorted_json = JSONResponse({"b": 1, "a": 2}, option=orjson.OPT_SORT_KEYS)
+    assert sorted_json.body == b'{"a":2,"b":1}' and sorted_json.option == orjson.OPT_SORT_KEYS

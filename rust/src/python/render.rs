@@ -202,6 +202,16 @@ fn render_body<'py>(
     })
 }
 
+/// `render_body`'s default media type as a Python str made once, not per response.
+fn default_media_type<'py>(py: Python<'py>, media_type: &'static str) -> Bound<'py, PyString> {
+    match media_type {
+        "application/json" => intern!(py, "application/json").clone(),
+        "text/plain" => intern!(py, "text/plain").clone(),
+        "application/octet-stream" => intern!(py, "application/octet-stream").clone(),
+        other => PyString::intern(py, other),
+    }
+}
+
 /// Renders a response: `(body, raw_headers, media_type)`. The one renderer; the
 /// Python response classes call it.
 ///
@@ -236,7 +246,7 @@ pub(crate) fn render_response<'py>(
     let media_type = match media_type {
         Some(media_type) => Some(media_type),
         None if default_media.is_empty() => None,
-        None => Some(PyString::intern(py, default_media)),
+        None => Some(default_media_type(py, default_media)),
     };
     let (list, has_length, has_type) = match headers {
         Some(headers) if !headers.is_none() => {
@@ -335,7 +345,10 @@ impl ResponseBase {
         }
     }
 
-    #[pyo3(signature = (content = None, status_code = 200, headers = None, media_type = None, background = None))]
+    /// `option` (keyword only) is for classes that always render JSON
+    /// (`JSONResponse`): orjson flags for this response, kept as `self.option`.
+    #[pyo3(signature = (content = None, status_code = 200, headers = None, media_type = None, background = None, *, option = None))]
+    #[allow(clippy::too_many_arguments)]
     fn __init__<'py>(
         slf: &Bound<'py, Self>,
         content: Option<&Bound<'py, PyAny>>,
@@ -343,6 +356,7 @@ impl ResponseBase {
         headers: Option<&Bound<'py, PyAny>>,
         media_type: Option<Bound<'py, PyString>>,
         background: Option<Bound<'py, PyAny>>,
+        option: Option<Bound<'py, PyAny>>,
     ) -> PyResult<()> {
         let py = slf.py();
         let spec = slf.getattr(intern!(py, "_render_spec"))?;
@@ -352,6 +366,14 @@ impl ResponseBase {
         let charset = charset.cast::<PyString>()?.to_str()?;
         let always_json = spec.get_item(2)?.is_truthy()?;
         let own_render = spec.get_item(3)?.is_truthy()?;
+        if let Some(option) = option.filter(|o| !o.is_none()) {
+            if !always_json {
+                return Err(pyo3::exceptions::PyTypeError::new_err(
+                    "option= is for responses that render JSON (JSONResponse)",
+                ));
+            }
+            slf.as_any().setattr(intern!(py, "option"), option)?;
+        }
         let status = status_code;
         let explicit_media = media_type.is_some();
         let media_type = match media_type {
