@@ -7,7 +7,8 @@
 //! Routes are stored in a segment tree. At every position the candidates are tried
 //! in priority order — static, then `int`, `uuid`, `float`, plain `str`, and finally
 //! the catch-all — with full backtracking, so the lookup result does not depend on
-//! the insertion order.
+//! the insertion order. Routes without parameters are additionally answered by a
+//! single probe of a whole-path table (the route cache).
 //!
 //! Lookups take the *raw* (percent-encoded) path, split it on literal `/`, and
 //! percent-decode each segment on its own, so `%2F` stays inside the parameter it

@@ -1,4 +1,5 @@
-//! The static children of a tree node, keyed by segment text.
+//! The static children of a tree node, keyed by segment text (the router's cache of
+//! parameter-free paths uses the same table, keyed by the whole path).
 //!
 //! Each child is a 32-byte slot holding its key packed into two words, the key
 //! length and the child node, so a probe reads one slot and compares three words

@@ -404,6 +404,39 @@ fn per_node_method_slots_follow_later_inserts() {
     }
 }
 
+/// Parameter-free routes are answered from a whole-path table first; whenever the
+/// static route does not handle the method, the tree must still be searched.
+#[test]
+fn route_cache_defers_to_the_tree_when_the_static_route_lacks_the_method() {
+    let r = router(&[
+        ("/users/me", &["GET"]),
+        ("/users/me", &["DELETE"]),
+        ("/users/{name}", &["POST", "GET"]),
+        ("/", &["GET"]),
+        ("/{any:path}", &["PUT"]),
+        ("/100%", &["GET"]),
+    ]);
+    let cases = [
+        ("GET", "/users/me", "GET /users/me"),
+        ("HEAD", "/users/me", "GET /users/me"),
+        ("DELETE", "/users/me", "DELETE /users/me"),
+        ("POST", "/users/me", "POST|GET /users/{name}"),
+        ("PUT", "/users/me", "PUT /{any:path}"),
+        ("PATCH", "/users/me", "405 DELETE, GET, HEAD, OPTIONS"),
+        ("GET", "/users/bob", "POST|GET /users/{name}"),
+        ("GET", "/users/me/", "405 OPTIONS, PUT"),
+        ("GET", "/", "GET /"),
+        ("PUT", "/", "PUT /{any:path}"),
+        ("GET", "/users/m%65", "GET /users/me"),
+        ("GET", "/100%25", "GET /100%"),
+        ("GET", "/100%", "404"),
+        ("WEBSOCKET", "/users/me", "404"),
+    ];
+    for (method, path, want) in cases {
+        assert_eq!(hit(&r, method, path), want, "{method} {path}");
+    }
+}
+
 #[test]
 fn methods_are_case_insensitive() {
     let r = router(&[("/a", &["get"]), ("/b/{x}", &["Post"])]);

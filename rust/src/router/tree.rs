@@ -187,6 +187,9 @@ pub struct Router<T> {
     routes: Vec<Route<T>>,
     /// Arena; index 0 is the root (the position of the first segment).
     nodes: Vec<Node>,
+    /// The route cache: every parameter-free pattern (without `%`), minus its
+    /// leading `/`, to its node, so a static path is one table probe.
+    static_paths: StaticChildren,
     /// Per node, what only `insert` reads.
     info: Vec<NodeInfo>,
 }
@@ -249,6 +252,7 @@ impl<T> Router<T> {
         Router {
             routes: Vec::new(),
             nodes: vec![Node::default()],
+            static_paths: StaticChildren::default(),
             info: vec![NodeInfo {
                 first_route: 0,
                 name: Box::default(),
@@ -340,6 +344,15 @@ impl<T> Router<T> {
                         .and_then(|r| u32::try_from(r).ok())
                         .unwrap_or(NO_ROUTE);
                 }
+            }
+        }
+        let all_static = segments.iter().all(|s| matches!(s, Segment::Static(_)));
+        if let Some(key) = pattern
+            .strip_prefix('/')
+            .filter(|p| all_static && !p.contains('%'))
+        {
+            if self.static_paths.get(key.as_bytes()).is_none() {
+                self.static_paths.insert(key, node);
             }
         }
         self.routes.push(Route {
@@ -503,6 +516,22 @@ impl<T> Router<T> {
             return Match::NotFound;
         };
         let parsed = Method::parse(method);
+        // A parameter-free route is the highest-priority match for its path, so
+        // if it handles the method it is the answer.
+        let cached = self
+            .static_paths
+            .get(rest.as_bytes())
+            .and_then(|node| self.nodes.get(node))
+            .and_then(|node| parsed.index().and_then(|i| node.fast.get(i)))
+            .filter(|&&route| route != NO_ROUTE)
+            .and_then(|&route| self.routes.get(route as usize).map(|r| (route, r)));
+        if let Some((route, r)) = cached {
+            return Match::Found {
+                value: &r.value,
+                route: RouteId(route as usize),
+                params: Params::new(),
+            };
+        }
         let scanned = scan(rest.as_bytes());
         let mut search = Search {
             method: parsed,
