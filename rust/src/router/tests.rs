@@ -435,6 +435,13 @@ fn route_cache_defers_to_the_tree_when_the_static_route_lacks_the_method() {
     for (method, path, want) in cases {
         assert_eq!(hit(&r, method, path), want, "{method} {path}");
     }
+    // Keys of 63 bytes and more share one length bucket.
+    let long = format!("/{}", "a".repeat(70));
+    let longer = format!("/{}", "a".repeat(90));
+    let r = router(&[(long.as_str(), &["GET"]), ("/{x}", &["GET"])]);
+    assert_eq!(hit(&r, "GET", &long), format!("GET {long}"));
+    assert_eq!(hit(&r, "GET", &longer), "GET /{x}");
+    assert_eq!(hit(&r, "GET", &long[..64]), "GET /{x}");
 }
 
 #[test]

@@ -163,6 +163,12 @@ impl Default for Node {
     }
 }
 
+/// The bit of a key length in `Router::static_lengths`.
+#[inline]
+fn length_bit(len: usize) -> u64 {
+    1 << len.min(63)
+}
+
 /// What only `insert` reads about a node.
 #[derive(Debug)]
 struct NodeInfo {
@@ -190,6 +196,9 @@ pub struct Router<T> {
     /// The route cache: every parameter-free pattern (without `%`), minus its
     /// leading `/`, to its node, so a static path is one table probe.
     static_paths: StaticChildren,
+    /// Bit `min(len, 63)` is set for each key length in `static_paths`, so that
+    /// most paths of parameterised routes skip the probe.
+    static_lengths: u64,
     /// Per node, what only `insert` reads.
     info: Vec<NodeInfo>,
 }
@@ -253,6 +262,7 @@ impl<T> Router<T> {
             routes: Vec::new(),
             nodes: vec![Node::default()],
             static_paths: StaticChildren::default(),
+            static_lengths: 0,
             info: vec![NodeInfo {
                 first_route: 0,
                 name: Box::default(),
@@ -353,6 +363,7 @@ impl<T> Router<T> {
         {
             if self.static_paths.get(key.as_bytes()).is_none() {
                 self.static_paths.insert(key, node);
+                self.static_lengths |= length_bit(key.len());
             }
         }
         self.routes.push(Route {
@@ -518,9 +529,9 @@ impl<T> Router<T> {
         let parsed = Method::parse(method);
         // A parameter-free route is the highest-priority match for its path, so
         // if it handles the method it is the answer.
-        let cached = self
-            .static_paths
-            .get(rest.as_bytes())
+        let cached = (self.static_lengths & length_bit(rest.len()) != 0)
+            .then(|| self.static_paths.get(rest.as_bytes()))
+            .flatten()
             .and_then(|node| self.nodes.get(node))
             .and_then(|node| parsed.index().and_then(|i| node.fast.get(i)))
             .filter(|&&route| route != NO_ROUTE)
