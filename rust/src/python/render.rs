@@ -359,7 +359,8 @@ impl ResponseBase {
         option: Option<Bound<'py, PyAny>>,
     ) -> PyResult<()> {
         let py = slf.py();
-        let spec = slf.getattr(intern!(py, "_render_spec"))?;
+        // A class attribute: read from the type, skipping the instance lookup.
+        let spec = slf.get_type().getattr(intern!(py, "_render_spec"))?;
         let spec = spec.cast::<PyTuple>()?;
         let default_media = spec.get_item(0)?;
         let charset = spec.get_item(1)?;
