@@ -4,7 +4,7 @@
    route-count scaling, parser throughput.
 2. benches/asgi_inprocess.py: the in-process ASGI suite.
 3. benches/asgi_sockets.py: uvicorn (and granian) + wrk over 127.0.0.1.
-4. benches/profile_request.py: where a CovetPy request's time goes.
+4. benches/profile_request.py: where a CovetPy request's instructions go (callgrind).
 5. benches/broadcast.py: covet.broadcast fan-out to 1,000 subscribers, memory and Redis.
 6. benches/instructions.py: instructions per request (callgrind), CovetPy and raw ASGI.
 7. benches/middleware.py: function middleware against pure ASGI middleware (callgrind).
