@@ -10,6 +10,7 @@
 //! exception handlers, upload clean-up, background tasks) is delegated to the
 //! application's Python coroutines, driven the same way.
 
+use std::sync::Mutex;
 use std::time::Instant;
 
 use pyo3::exceptions::{PyException, PyStopIteration};
@@ -24,17 +25,14 @@ use super::router::{PyRouter, RouteMatch, NOT_FOUND};
 use super::stats::PyStats;
 
 /// The objects the driver calls, looked up once per application, and the app's
-/// settings it reads on every request (kept current by `configure`).
-#[pyclass(name = "Dispatcher", module = "covet._core")]
+/// settings it reads on every request (kept current by `configure`). Frozen: the
+/// stages of a request read it without a borrow flag; the settings `configure`
+/// changes sit behind one lock, taken once per request.
+#[pyclass(name = "Dispatcher", module = "covet._core", frozen)]
 pub struct Dispatcher {
     app: Py<PyAny>,
     stats: Py<PyStats>,
-    /// The app's `CovetRouter` and its Rust matcher.
-    router: Option<(Py<PyAny>, Py<PyRouter>)>,
-    max_header_count: Option<usize>,
-    max_url_length: Option<usize>,
-    /// Whether the app has exception handlers (a 404 must then consult them).
-    handlers: bool,
+    config: Mutex<Config>,
     /// The default 404: its body and header tuples, made once.
     not_found: (Py<PyBytes>, Py<PyAny>, Py<PyAny>),
     unmatched_route: i64,
@@ -49,6 +47,39 @@ pub struct Dispatcher {
     /// What `asyncio`/`inspect` look for to call an object a coroutine function:
     /// servers (uvicorn, hypercorn) tell ASGI 3 from ASGI 2 apps that way.
     coroutine_marks: (Option<Py<PyAny>>, Option<Py<PyAny>>),
+}
+
+/// What `Dispatcher.configure` sets.
+#[derive(Default)]
+struct Config {
+    /// The app's `CovetRouter` and its Rust matcher.
+    router: Option<(Py<PyAny>, Py<PyRouter>)>,
+    max_header_count: Option<usize>,
+    max_url_length: Option<usize>,
+    /// Whether the app has exception handlers (a 404 must then consult them).
+    handlers: bool,
+}
+
+impl Config {
+    fn copy(&self, py: Python<'_>) -> Self {
+        Config {
+            router: self
+                .router
+                .as_ref()
+                .map(|(router, core)| (router.clone_ref(py), core.clone_ref(py))),
+            max_header_count: self.max_header_count,
+            max_url_length: self.max_url_length,
+            handlers: self.handlers,
+        }
+    }
+}
+
+impl Dispatcher {
+    fn lock_config(&self) -> PyResult<std::sync::MutexGuard<'_, Config>> {
+        self.config
+            .lock()
+            .map_err(|_| PyException::new_err("covet driver: the settings lock is poisoned"))
+    }
 }
 
 #[pymethods]
@@ -101,10 +132,7 @@ impl Dispatcher {
         Ok(Dispatcher {
             app,
             stats,
-            router: None,
-            max_header_count: None,
-            max_url_length: None,
-            handlers: false,
+            config: Mutex::new(Config::default()),
             not_found,
             unmatched_route,
             request_class: RequestFactory::new(request_class)?,
@@ -139,17 +167,22 @@ impl Dispatcher {
     /// Called by the app whenever its router, limits or exception handlers change.
     #[pyo3(signature = (router, max_header_count, max_url_length, handlers))]
     fn configure(
-        &mut self,
+        &self,
         router: Bound<'_, PyAny>,
         max_header_count: Option<usize>,
         max_url_length: Option<usize>,
         handlers: bool,
     ) -> PyResult<()> {
         let core = router.getattr("_core")?.cast_into::<PyRouter>()?.unbind();
-        self.router = Some((router.unbind(), core));
-        self.max_header_count = max_header_count;
-        self.max_url_length = max_url_length;
-        self.handlers = handlers;
+        let config = Config {
+            router: Some((router.unbind(), core)),
+            max_header_count,
+            max_url_length,
+            handlers,
+        };
+        // The old settings are dropped after the lock is released.
+        let old = std::mem::replace(&mut *self.lock_config()?, config);
+        drop(old);
         Ok(())
     }
 
@@ -157,8 +190,12 @@ impl Dispatcher {
     // collector see the edges (the app's own clear breaks the cycle).
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
         visit.call(&self.app)?;
-        if let Some((router, _)) = &self.router {
-            visit.call(router)?;
+        // Never block in the collector: a held lock means no Python code runs
+        // under it, so it cannot be held here; skip the edge if it ever is.
+        if let Ok(config) = self.config.try_lock() {
+            if let Some((router, _)) = &config.router {
+                visit.call(router)?;
+            }
         }
         Ok(())
     }
@@ -418,13 +455,13 @@ impl Serve {
     }
 
     /// The dispatcher (a new reference, so that `self` stays free to change).
-    fn dispatcher<'py>(&self, py: Python<'py>) -> PyRef<'py, Dispatcher> {
-        self.dispatcher.bind(py).clone().borrow()
+    fn dispatcher(&self, py: Python<'_>) -> Py<Dispatcher> {
+        self.dispatcher.clone_ref(py)
     }
 
     fn start(&mut self, py: Python<'_>) -> PyResult<()> {
         let dispatcher = self.dispatcher(py);
-        let dispatcher = &*dispatcher;
+        let dispatcher = dispatcher.get();
         let app = dispatcher.app.bind(py);
         let scope = self.scope.bind(py).clone();
         let scope = &scope;
@@ -440,7 +477,8 @@ impl Serve {
             return self.delegate(py, coroutine);
         }
         self.started = Some(Instant::now());
-        let Some((router, core)) = &dispatcher.router else {
+        let config = dispatcher.lock_config()?.copy(py);
+        let Some((router, core)) = &config.router else {
             return Err(PyException::new_err(
                 "covet driver: the app was not configured",
             ));
@@ -453,20 +491,15 @@ impl Serve {
                 .bind(py)
                 .call_method1(
                     intern!(py, "match_scope"),
-                    (
-                        scope,
-                        dispatcher.max_header_count,
-                        dispatcher.max_url_length,
-                        slash,
-                    ),
+                    (scope, config.max_header_count, config.max_url_length, slash),
                 )?
                 .cast_into::<RouteMatch>()?
         } else {
             let found = core_ref.match_scope(
                 py,
                 scope,
-                dispatcher.max_header_count,
-                dispatcher.max_url_length,
+                config.max_header_count,
+                config.max_url_length,
                 slash,
             )?;
             drop(core_ref);
@@ -479,7 +512,7 @@ impl Serve {
         if let Some((endpoint, stats_id)) = found.endpoint(py) {
             return self.call_endpoint(py, dispatcher, &endpoint, stats_id, found.params(py));
         }
-        if found.kind() == NOT_FOUND && !found.redirects() && !dispatcher.handlers {
+        if found.kind() == NOT_FOUND && !found.redirects() && !config.handlers {
             // A plain 404, the commonest error (scanners): the default body, made
             // once, in two sends from here.
             self.stats_id = Some(dispatcher.unmatched_route);
@@ -549,7 +582,7 @@ impl Serve {
         match self.stage {
             Stage::Handler => {
                 let dispatcher = self.dispatcher(py);
-                let dispatcher = &*dispatcher;
+                let dispatcher = dispatcher.get();
                 if value.is_instance(dispatcher.response_class.bind(py))? {
                     self.response = Some(value.unbind());
                     self.stage = Stage::Respond;
@@ -575,7 +608,14 @@ impl Serve {
                 let body = match self.body.take() {
                     _ if head => PyBytes::new(py, b"").into_any(),
                     Some(body) => body.into_bound(py),
-                    None => self.dispatcher(py).not_found.0.bind(py).clone().into_any(),
+                    None => self
+                        .dispatcher(py)
+                        .get()
+                        .not_found
+                        .0
+                        .bind(py)
+                        .clone()
+                        .into_any(),
                 };
                 let message = PyDict::new(py);
                 message.set_item(intern!(py, "type"), intern!(py, "http.response.body"))?;
@@ -611,7 +651,7 @@ impl Serve {
         match self.stage {
             Stage::Handler if error.is_instance_of::<PyException>(py) => {
                 let dispatcher = self.dispatcher(py);
-                let app = dispatcher.app.bind(py);
+                let app = dispatcher.get().app.bind(py);
                 let coroutine = app.call_method1(
                     intern!(py, "_handle_exception"),
                     (self.request.as_ref(), error.into_value(py)),
@@ -656,7 +696,7 @@ impl Serve {
 
     fn respond(&mut self, py: Python<'_>) -> PyResult<()> {
         let dispatcher = self.dispatcher(py);
-        let dispatcher = &*dispatcher;
+        let dispatcher = dispatcher.get();
         let Some(response) = self.response.as_ref().map(|r| r.bind(py).clone()) else {
             return Err(PyException::new_err("covet driver: no response"));
         };
@@ -690,7 +730,7 @@ impl Serve {
 
     fn finish(&mut self, py: Python<'_>) -> PyResult<()> {
         let dispatcher = self.dispatcher(py);
-        let stats = dispatcher.stats.bind(py).get();
+        let stats = dispatcher.get().stats.bind(py).get();
         if self.status == 0 {
             stats.client_disconnected();
         } else {
@@ -721,7 +761,7 @@ impl Serve {
         }
         if let Some(background) = self.background.take() {
             let dispatcher = self.dispatcher(py);
-            let coroutine = dispatcher.run_task.bind(py).call1((background,))?;
+            let coroutine = dispatcher.get().run_task.bind(py).call1((background,))?;
             self.stage = Stage::Background;
             self.inner = Some(awaitable(py, coroutine)?);
             return Ok(());
