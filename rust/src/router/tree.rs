@@ -561,8 +561,9 @@ impl<T> Router<T> {
                 *id = RouteId(route);
                 params.set_names(&r.names);
             }
+            // Returned as they are: copying the whole `answer` costs more.
             None => {
-                answer = match first_allow {
+                return match first_allow {
                     Some(allow) if parsed == Method::Options => Match::Options { allow },
                     Some(allow) => Match::MethodNotAllowed { allow },
                     None => Match::NotFound,
