@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from servers import free_port
+from servers import die_with_parent, free_port
 
 
 def find_redis_server() -> str | None:
@@ -69,6 +69,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        preexec_fn=die_with_parent,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 10

@@ -3,7 +3,9 @@ started from the repository root with ``tests`` importable, stopped at the end."
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -11,6 +13,18 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+_PR_SET_PDEATHSIG = 1
+# Looked up before any fork: the child only makes the call.
+_prctl = ctypes.CDLL(None).prctl if sys.platform == "linux" else None
+
+
+def die_with_parent() -> None:
+    """``preexec_fn`` of every server a test starts: the kernel sends it SIGTERM
+    when the test process dies, so a crashed or killed pytest leaves no server
+    running (the fixtures stop them in every other case)."""
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -35,6 +49,7 @@ class ServerProcess:
             env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}", **(env or {})},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
         )
 
     def wait_ready(self, timeout: float = 20.0) -> None:

@@ -26,7 +26,7 @@ from covet import CovetRouter, WebSocket, create_asgi_app
 from covet.drain import LiveConnections, check_drain_timeout, install_signal_drain
 from covet.responses import EventSourceResponse
 from covet.testing import ASGITestClient
-from servers import free_port
+from servers import die_with_parent, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -288,6 +288,7 @@ class Served:
             },
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + 20
         while True:

@@ -19,6 +19,7 @@ import covet
 from conftest import free_port
 from covet import cli
 from covet.config import ENV_VARIABLES, ConfigError, Settings
+from servers import die_with_parent
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -345,6 +346,7 @@ def test_python_m_covet_run_serves_http() -> None:
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        preexec_fn=die_with_parent,
     )
     try:
         wait_for_port(process, port)

@@ -26,7 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, TypeVar
 
-from servers import free_port
+from servers import die_with_parent, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
@@ -128,6 +128,7 @@ class RedisProcess(_Stoppable):
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
         )  # fmt: skip
         wait_listening(self.port, self.process, "redis-server", 10)
 
@@ -167,6 +168,7 @@ class UvicornProcess(_Stoppable):
             env={**os.environ, "PYTHONPATH": _pythonpath(), **(env or {})},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
         )  # fmt: skip
 
     def wait_ready(self, timeout: float = 20.0) -> None:
@@ -271,6 +273,7 @@ class NginxProcess(_Stoppable):
              "-c", str(self.config), "-g", "daemon off;"],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
         )  # fmt: skip
         try:
             wait_listening(self.port, self.process, "nginx", 10)

@@ -32,6 +32,8 @@ import pytest
 import yaml
 from dockerfile_parse import DockerfileParser
 
+from servers import die_with_parent
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 CONF = ROOT / "deploy" / "gunicorn.conf.py"
@@ -184,6 +186,7 @@ class Gunicorn:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            preexec_fn=die_with_parent,
         )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)

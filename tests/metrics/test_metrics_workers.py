@@ -17,7 +17,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from servers import free_port
+from servers import die_with_parent, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 25
@@ -52,6 +52,7 @@ class Worker:
             },
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + 20
         while True:
