@@ -190,8 +190,9 @@ impl Dispatcher {
     // collector see the edges (the app's own clear breaks the cycle).
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
         visit.call(&self.app)?;
-        // Never block in the collector: a held lock means no Python code runs
-        // under it, so it cannot be held here; skip the edge if it ever is.
+        // Never block in the collector. The lock is held only to move or copy
+        // references (no allocation, so no collection can start under it), so
+        // `try_lock` succeeds here.
         if let Ok(config) = self.config.try_lock() {
             if let Some((router, _)) = &config.router {
                 visit.call(router)?;
