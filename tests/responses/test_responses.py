@@ -549,3 +549,9 @@ def test_orjson_option_on_a_response_that_is_not_json_is_a_type_error() -> None:
         PlainTextResponse("text", option=orjson.OPT_SORT_KEYS)  # type: ignore[call-arg]
     sorted_json = JSONResponse({"b": 1, "a": 2}, option=orjson.OPT_SORT_KEYS)
     assert sorted_json.body == b'{"a":2,"b":1}' and sorted_json.option == orjson.OPT_SORT_KEYS
+
+
+@pytest.mark.parametrize("name", ["status_code", "body", "raw_headers", "background"])
+def test_a_class_attribute_hiding_a_rust_field_is_refused_at_class_creation(name: str) -> None:
+    with pytest.raises(TypeError, match=f"{name}: a response's {name} is set per instance"):
+        type("Shadowing", (Response,), {name: None})
