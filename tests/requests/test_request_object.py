@@ -114,3 +114,9 @@ def test_path_params_default_is_a_fresh_dict_per_request() -> None:
     first, second = Request(http_scope("/")), Request(http_scope("/"))
     first.path_params["k"] = "v"
     assert second.path_params == {}
+
+
+@pytest.mark.parametrize("name", ["scope", "_receive", "path_params"])
+def test_a_class_attribute_hiding_a_request_field_is_refused_at_class_creation(name: str) -> None:
+    with pytest.raises(TypeError, match=f"{name}: a request's {name} is set per instance"):
+        type("Shadowing", (Request,), {name: None})
