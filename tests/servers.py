@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+
 ROOT = Path(__file__).resolve().parent.parent
 
 _PR_SET_PDEATHSIG = 1
@@ -52,28 +54,42 @@ class ServerProcess:
             preexec_fn=die_with_parent,
         )
 
-    def wait_ready(self, timeout: float = 20.0) -> None:
+    def wait_ready(self, timeout: float = 20.0, http_path: str | None = None) -> None:
+        """Returns once the server accepts connections or, with ``http_path``, once it
+        answers an HTTP request there (a gunicorn master accepts before its worker
+        serves)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                output = self.process.stdout.read().decode() if self.process.stdout else ""
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{output}")
+                raise RuntimeError(
+                    f"{self.name} exited with {self.process.returncode}:\n{self.output()}"
+                )
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                if http_path is None:
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                        return
+                else:
+                    httpx.get(f"{self.base_url}{http_path}", timeout=0.5)
                     return
-            except OSError:
+            except (OSError, httpx.TransportError):
                 time.sleep(0.05)
-        raise TimeoutError(f"{self.name} did not start listening in time")
+        self.process.kill()
+        raise TimeoutError(f"{self.name} did not start in time:\n{self.output()}")
 
-    def stop(self, timeout: float = 15.0) -> None:
-        if self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+    def output(self) -> str:
+        """What the server printed (read once it has exited)."""
+        stream = self.process.stdout
+        return stream.read().decode(errors="replace") if stream is not None else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
+        """Sends ``sig`` and waits; a server still running after ``timeout`` is killed."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.process.wait()
 
 
 class UvicornServer(ServerProcess):

@@ -7,9 +7,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import math
-import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -26,7 +24,7 @@ from covet import CovetRouter, WebSocket, create_asgi_app
 from covet.drain import LiveConnections, check_drain_timeout, install_signal_drain
 from covet.responses import EventSourceResponse
 from covet.testing import ASGITestClient
-from servers import die_with_parent, free_port
+from servers import ServerProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -273,47 +271,18 @@ async def test_websocket_handshakes_during_a_drain_are_refused_with_503() -> Non
 # -- real servers ---------------------------------------------------------------------------
 
 
-class Served:
-    def __init__(self, argv: list[str], port: int, marker: Path, drain_timeout: str) -> None:
-        self.port = port
-        self.marker = marker
-        self.process = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env={
-                **os.environ,
-                "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}",
-                "DRAIN_MARKER": str(marker),
-                "DRAIN_TIMEOUT": drain_timeout,
-            },
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            preexec_fn=die_with_parent,
-        )
-        deadline = time.monotonic() + 20
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited:\n{self.output()}")
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/nothing", timeout=0.5)
-                return
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    self.process.kill()
-                    raise TimeoutError(f"server did not start:\n{self.output()}") from None
-                time.sleep(0.05)
+class Served(ServerProcess):
+    """The drain test app under a real server; it appends what it saw to ``marker``."""
 
-    def output(self) -> str:
-        stream = self.process.stdout
-        return stream.read().decode(errors="replace") if stream is not None else ""
+    def __init__(self, argv: list[str], port: int, marker: Path, drain_timeout: str) -> None:
+        super().__init__(
+            argv, port, env={"DRAIN_MARKER": str(marker), "DRAIN_TIMEOUT": drain_timeout}
+        )
+        self.marker = marker
+        self.wait_ready(http_path="/nothing")
 
     def lines(self) -> list[str]:
         return self.marker.read_text().splitlines() if self.marker.exists() else []
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
 
 
 @pytest.fixture
@@ -340,7 +309,7 @@ def uvicorn_server(tmp_path: Path) -> Iterator[Any]:
 
     yield start
     for server in servers:
-        server.stop()
+        server.stop(signal.SIGKILL)
 
 
 def gunicorn_available() -> bool:
@@ -375,7 +344,7 @@ def gunicorn_server(tmp_path: Path) -> Iterator[Any]:
 
     yield start
     for server in servers:
-        server.stop()
+        server.stop(signal.SIGKILL)
 
 
 def drain_one_websocket_and_one_stream(server: Served, deadline: float) -> None:

@@ -4,10 +4,7 @@ or killed) keeps being counted."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,67 +14,30 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from servers import die_with_parent, free_port
+from servers import UvicornServer
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 25
 ITEMS = {"route": "/items/{id:int}", "method": "GET", "status": "2xx"}
 
 
-class Worker:
+class Worker(UvicornServer):
     """One uvicorn process serving tests/apps/metrics_app.py."""
 
     def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "apps.metrics_app:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env={
-                **os.environ,
-                "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}",
-                "COVET_METRICS_DIR": str(directory),
-                "METRICS_INTERVAL": "0.2",
-            },
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            preexec_fn=die_with_parent,
+        super().__init__(
+            "apps.metrics_app:app",
+            env={"COVET_METRICS_DIR": str(directory), "METRICS_INTERVAL": "0.2"},
         )
-        deadline = time.monotonic() + 20
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"uvicorn exited:\n{self.output()}")
-            try:
-                httpx.get(f"{self.url}/pid", timeout=0.5)
-                return
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    self.process.kill()
-                    raise TimeoutError(f"uvicorn did not start:\n{self.output()}") from None
-                time.sleep(0.05)
-
-    def output(self) -> str:
-        stream = self.process.stdout
-        return stream.read().decode(errors="replace") if stream is not None else ""
+        self.wait_ready(http_path="/pid")
 
     def hit(self, n: int) -> None:
-        with httpx.Client(base_url=self.url, timeout=10) as client:
+        with httpx.Client(base_url=self.base_url, timeout=10) as client:
             for i in range(n):
                 assert client.get(f"/items/{i}").status_code == 200
 
     def scrape(self) -> dict[str, Any]:
-        response = httpx.get(f"{self.url}/metrics", timeout=10)
+        response = httpx.get(f"{self.base_url}/metrics", timeout=10)
         assert response.status_code == 200
         found: dict[str, Any] = {}
         for family in text_string_to_metric_families(response.text):
@@ -89,15 +49,6 @@ class Worker:
                 ):
                     found["durations"] = sample.value
         return found
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 @pytest.fixture
@@ -130,7 +81,7 @@ def test_one_scrape_sums_the_workers_and_keeps_those_that_exit(
     workers: Any, tmp_path: Path
 ) -> None:
     a, b = workers(), workers()
-    assert httpx.get(f"{a.url}/pid").json() != httpx.get(f"{b.url}/pid").json()
+    assert httpx.get(f"{a.base_url}/pid").json() != httpx.get(f"{b.base_url}/pid").json()
     a.hit(N)
     b.hit(N)
     seen: list[float] = []
