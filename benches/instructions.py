@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -47,8 +49,9 @@ def worker(framework: str, scenario_name: str, n: int) -> None:
     loop.run_until_complete(run())
 
 
-def callgrind_total(argv: list[str]) -> int:
-    """Total instructions callgrind counts for one run of ``argv``."""
+@contextlib.contextmanager
+def callgrind(argv: list[str]) -> Iterator[Path]:
+    """Runs ``argv`` under callgrind; yields its output file (gone afterwards)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
         subprocess.run(
@@ -57,10 +60,16 @@ def callgrind_total(argv: list[str]) -> int:
             capture_output=True,
             env={**os.environ, "PYTHONHASHSEED": "0"},
         )
+        yield out
+
+
+def callgrind_total(argv: list[str]) -> int:
+    """Total instructions callgrind counts for one run of ``argv``."""
+    with callgrind(argv) as out:
         match = re.search(r"^summary: (\d+)", out.read_text(), re.MULTILINE)
-        if match is None:
-            raise RuntimeError(f"no summary in the callgrind output of {argv}")
-        return int(match.group(1))
+    if match is None:
+        raise RuntimeError(f"no summary in the callgrind output of {argv}")
+    return int(match.group(1))
 
 
 def count(framework: str, scenario: str, n: int) -> int:

@@ -22,10 +22,13 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from instructions import callgrind  # noqa: E402
+
 SCENARIOS = ("plain", "path_params")
 
 #: (row, symbol pattern): a row's figure is the largest inclusive count among the
@@ -50,13 +53,8 @@ ROWS: list[tuple[str, str]] = [
 
 def profile(python: str, benches: Path, framework: str, scenario: str, n: int) -> dict[str, int]:
     """Inclusive instructions per symbol for one worker run."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "callgrind.out"
-        subprocess.run(
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-             python, str(benches / "instructions.py"), "--worker", framework, scenario, str(n)],
-            check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": "0"},
-        )  # fmt: skip
+    argv = [python, str(benches / "instructions.py"), "--worker", framework, scenario, str(n)]
+    with callgrind(argv) as out:
         annotated = subprocess.run(
             ["callgrind_annotate", "--inclusive=yes", "--threshold=100", str(out)],
             check=True, capture_output=True, text=True,
