@@ -220,6 +220,8 @@ class RequestBase:
     _receive: Any
     path_params: dict[str, Any]
     def __new__(cls, *_args: Any, **_kwargs: Any) -> RequestBase: ...
+    @classmethod
+    def __init_subclass__(cls) -> None: ...
     def __init__(
         self,
         scope: dict[str, Any],
@@ -234,6 +236,8 @@ class ResponseBase:
     raw_headers: list[tuple[bytes, bytes]]
     background: Any
     def __new__(cls, *_args: Any, **_kwargs: Any) -> ResponseBase: ...
+    @classmethod
+    def __init_subclass__(cls) -> None: ...
     def __init__(
         self,
         content: Any = None,

@@ -64,16 +64,6 @@ class Request(_core.RequestBase, HTTPConnection):
     _peeked_size = 0
     _peeked_overflow = False
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        for name in ("scope", "_receive", "path_params"):
-            if name in cls.__dict__:
-                # It would hide the Rust field the driver fills.
-                raise TypeError(
-                    f"{cls.__name__}.{name}: a request's {name} is set per instance "
-                    "(in __init__), not defined on the class"
-                )
-
     @property
     def method(self) -> str:
         method: str = self.scope["method"]

@@ -172,10 +172,6 @@ def format_set_cookie(
     return "; ".join(parts)
 
 
-#: What ``_core.ResponseBase`` keeps in its Rust struct.
-_RUST_FIELDS = ("status_code", "body", "raw_headers", "background")
-
-
 class Response(_core.ResponseBase):
     """An HTTP response.
 
@@ -221,13 +217,6 @@ class Response(_core.ResponseBase):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        for name in _RUST_FIELDS:
-            if name in cls.__dict__:
-                # It would hide the Rust field the server path sends from.
-                raise TypeError(
-                    f"{cls.__name__}.{name}: a response's {name} is set per instance "
-                    "(in __init__), not defined on the class"
-                )
         own_render = cls.render is not Response.render
         cls._render_spec = (cls.media_type, cls.charset, cls._always_json, own_render)
 

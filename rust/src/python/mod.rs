@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 
+mod bases;
 mod driver;
 mod errors;
 mod forms;

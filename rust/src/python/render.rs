@@ -6,8 +6,9 @@ use std::sync::Mutex;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyByteArray, PyBytes, PyList, PyMemoryView, PyString, PyTuple};
+use pyo3::types::{PyByteArray, PyBytes, PyList, PyMemoryView, PyString, PyTuple, PyType};
 
+use super::bases::refuse_shadowed_fields;
 use super::errors::header_error;
 use crate::http::headers::{content_type_value, decimal, status_has_body};
 
@@ -434,6 +435,11 @@ impl ResponseBase {
             }
         }
         Ok(())
+    }
+
+    #[classmethod]
+    fn __init_subclass__(cls: &Bound<'_, PyType>) -> PyResult<()> {
+        refuse_shadowed_fields(cls, &cls.py().get_type::<ResponseBase>(), "response")
     }
 
     #[getter]

@@ -11,6 +11,8 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
 
+use super::bases::refuse_shadowed_fields;
+
 #[pyclass(name = "RequestBase", module = "covet._core", subclass)]
 pub struct RequestBase {
     scope: Option<Py<PyAny>>,
@@ -57,6 +59,11 @@ impl RequestBase {
         self.scope = Some(scope);
         self.receive = receive;
         self.path_params = path_params;
+    }
+
+    #[classmethod]
+    fn __init_subclass__(cls: &Bound<'_, PyType>) -> PyResult<()> {
+        refuse_shadowed_fields(cls, &cls.py().get_type::<RequestBase>(), "request")
     }
 
     #[getter]
