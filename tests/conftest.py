@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from servers import ROOT, UvicornServer, free_port
+from servers import ROOT, UvicornServer, free_port, starting
 
 __all__ = ["ROOT", "Server", "free_port"]
 
@@ -18,14 +18,5 @@ Server = UvicornServer
 @pytest.fixture
 def serve() -> Iterator:
     """``serve("module:app", *uvicorn_args)`` starts uvicorn and stops it afterwards."""
-    servers: list[Server] = []
-
-    def start(app: str, *args: str, env: dict[str, str] | None = None) -> Server:
-        server = Server(app, *args, env=env)
-        servers.append(server)
-        server.wait_ready()
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
+    with starting(Server) as start:
+        yield start

@@ -3,6 +3,7 @@ started from the repository root with ``tests`` importable, stopped at the end."
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -10,7 +11,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
@@ -115,3 +118,25 @@ class GranianServer(ServerProcess):
                 "--port", str(port), "--workers", "1", "--log-level", "warning",
                 *extra_args, app]  # fmt: skip
         super().__init__(argv, port, env)
+
+
+AppServer = TypeVar("AppServer", UvicornServer, GranianServer)
+
+
+@contextlib.contextmanager
+def starting(kind: type[AppServer]) -> Iterator[Callable[..., AppServer]]:
+    """``start("module:app", *server_args, env=...)`` for a fixture: each server is
+    started and waited for; all of them are stopped at the end."""
+    servers: list[AppServer] = []
+
+    def start(app: str, *args: str, env: dict[str, str] | None = None) -> AppServer:
+        server = kind(app, *args, env=env)
+        servers.append(server)
+        server.wait_ready()
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.stop()

@@ -12,20 +12,12 @@ from collections.abc import Iterator
 import pytest
 
 from rsgi.granian_server import GranianServer, ServeRSGI
+from servers import starting
 
 
 @pytest.fixture
 def serve_rsgi() -> Iterator[ServeRSGI]:
     """``serve_rsgi("module:app", *granian_args, env=...)`` starts granian (RSGI)
     and stops it afterwards."""
-    servers: list[GranianServer] = []
-
-    def start(app: str, *args: str, env: dict[str, str] | None = None) -> GranianServer:
-        server = GranianServer(app, *args, env=env)
-        servers.append(server)
-        server.wait_ready()
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
+    with starting(GranianServer) as start:
+        yield start
