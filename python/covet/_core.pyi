@@ -1,6 +1,6 @@
 """Type stubs for the Rust extension ``covet._core`` (checked by mypy.stubtest)."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, ClassVar, final
 
 from typing_extensions import disjoint_base
@@ -20,6 +20,7 @@ __all__ = [
     "UNMATCHED_TEMPLATE",
     "URI_TOO_LONG",
     "WEBSOCKET",
+    "AppBase",
     "Dispatcher",
     "FormLimitError",
     "InvalidContentTypeError",
@@ -30,6 +31,7 @@ __all__ = [
     "MultipartParser",
     "RangeHeaderError",
     "RangeNotSatisfiableError",
+    "RenderSpec",
     "RequestBase",
     "ResponseBase",
     "RouteConflictError",
@@ -143,6 +145,12 @@ class Dispatcher:
     @property
     def _is_coroutine_marker(self) -> Any: ...
 
+@disjoint_base
+class AppBase:
+    def __new__(cls, *_args: Any, **_kwargs: Any) -> AppBase: ...
+    def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Awaitable[None]: ...
+    def _set_entry(self, entry: Any) -> None: ...
+
 @final
 class Serve:
     def __await__(self) -> Serve: ...
@@ -213,6 +221,12 @@ def encode_headers(
 DEFAULT_MAX_RANGES: int
 
 def parse_range(header: str | bytes, size: int, max_ranges: int = ...) -> list[tuple[int, int]]: ...
+
+@final
+class RenderSpec:
+    def __new__(
+        cls, media_type: str | None, charset: str, always_json: bool, own_render: bool
+    ) -> RenderSpec: ...
 
 @disjoint_base
 class RequestBase:

@@ -207,7 +207,7 @@ async def _call(func: Callable[..., Any], *args: Any) -> Any:
     return result
 
 
-class CovetASGIApp:
+class CovetASGIApp(_core.AppBase):
     """An ASGI 3.0 application serving a ``CovetRouter``."""
 
     def __init__(
@@ -390,24 +390,15 @@ class CovetASGIApp:
         return self.router.url_path_for(name, **params)
 
     # -- ASGI -------------------------------------------------------------------------
-    @property
-    def __call__(self) -> ASGIApp:
-        """The ASGI callable: ``app(scope, receive, send)``.
-
-        A property, so that the call goes straight to the coroutine function chosen
-        when the app was configured (``_choose_entry``): without middleware that is
-        ``_serve``, whose HTTP path is a single coroutine. Every coroutine layer costs
-        ~0.1-0.15 us, a sixth of the framework's per-request budget.
-        """
-        return self._entry
-
     def _choose_entry(self) -> None:
+        """Sets what ``app(scope, receive, send)`` runs (``_core.AppBase``'s call
+        slot): the Rust driver itself unless middleware or ``debug`` wrap it."""
         if self._debug:
-            self._entry: ASGIApp = self._serve_logged
+            self._set_entry(self._serve_logged)
         elif self.middleware_stack is not None:
-            self._entry = self._enter_stack
+            self._set_entry(self._enter_stack)
         else:
-            self._entry = self._serve
+            self._set_entry(self._serve)
 
     async def _enter_stack(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["app"] = self

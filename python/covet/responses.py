@@ -195,9 +195,9 @@ class Response(_core.ResponseBase):
     option: int | None = None
     #: JSONResponse: the content is always JSON, encoded with ``option``.
     _always_json = False
-    #: The class defaults ``__init__`` reads in one lookup: (media_type, charset,
-    #: always_json, own_render); ``__init_subclass__`` sets it on every subclass.
-    _render_spec: tuple[str | None, str, bool, bool] = (None, "utf-8", False, False)
+    #: The class defaults ``__init__`` reads in one lookup (with the content-type
+    #: header made once); ``__init_subclass__`` sets it on every subclass.
+    _render_spec = _core.RenderSpec(None, "utf-8", False, False)
 
     if TYPE_CHECKING:
         # Fields of the Rust base (``_core.ResponseBase``).
@@ -218,7 +218,9 @@ class Response(_core.ResponseBase):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         own_render = cls.render is not Response.render
-        cls._render_spec = (cls.media_type, cls.charset, cls._always_json, own_render)
+        cls._render_spec = _core.RenderSpec(
+            cls.media_type, cls.charset, cls._always_json, own_render
+        )
 
     def render(self, content: Any, media_type: str | None) -> tuple[bytes, str | None]:
         """The body and media type for ``content`` (what ``__init__`` does when the

@@ -202,13 +202,25 @@ impl Dispatcher {
     }
 
     fn __call__(
-        slf: Bound<'_, Self>,
+        slf: &Bound<'_, Self>,
+        scope: Bound<'_, PyDict>,
+        receive: Py<PyAny>,
+        send: Py<PyAny>,
+    ) -> Serve {
+        Dispatcher::serve(slf, scope, receive, send)
+    }
+}
+
+impl Dispatcher {
+    /// The awaitable serving one request (what calling the dispatcher returns).
+    pub fn serve(
+        slf: &Bound<'_, Self>,
         scope: Bound<'_, PyDict>,
         receive: Py<PyAny>,
         send: Py<PyAny>,
     ) -> Serve {
         Serve {
-            dispatcher: slf.unbind(),
+            dispatcher: slf.clone().unbind(),
             scope: scope.unbind(),
             receive,
             send,

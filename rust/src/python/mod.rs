@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 
+mod app;
 mod bases;
 mod driver;
 mod errors;
@@ -33,6 +34,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     render::register(m)?;
     request::register(m)?;
     driver::register(m)?;
+    app::register(m)?;
     rsgi::register(m)?;
     websocket::register(m)?;
     Ok(())

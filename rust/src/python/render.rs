@@ -94,8 +94,10 @@ fn content_type_header<'py>(
 
 /// `(b"content-length", value)` header tuples for the commonest body sizes, made on
 /// first use and shared like the content-type tuples: a small response then
-/// allocates no header tuple and no length bytes of its own.
-static CONTENT_LENGTHS: Mutex<Vec<Option<Py<PyTuple>>>> = Mutex::new(Vec::new());
+/// allocates no header tuple and no length bytes of its own. One slot per length,
+/// each set once: reading a set slot takes no lock.
+static CONTENT_LENGTHS: [PyOnceLock<Py<PyTuple>>; CONTENT_LENGTHS_CACHED] =
+    [const { PyOnceLock::new() }; CONTENT_LENGTHS_CACHED];
 const CONTENT_LENGTHS_CACHED: usize = 4096;
 
 fn content_length_header(py: Python<'_>, length: usize) -> PyResult<Bound<'_, PyTuple>> {
@@ -108,26 +110,12 @@ fn content_length_header(py: Python<'_>, length: usize) -> PyResult<Bound<'_, Py
                 PyBytes::new(py, decimal(length, &mut buf)),
             ],
         )
+        .map(Bound::unbind)
     };
-    if length >= CONTENT_LENGTHS_CACHED {
-        return make();
+    match CONTENT_LENGTHS.get(length) {
+        Some(slot) => Ok(slot.get_or_try_init(py, make)?.bind(py).clone()),
+        None => Ok(make()?.into_bound(py)),
     }
-    // The lock is never held while Python runs (an allocation can run a finaliser).
-    if let Ok(cache) = CONTENT_LENGTHS.lock() {
-        if let Some(Some(header)) = cache.get(length) {
-            return Ok(header.bind(py).clone());
-        }
-    }
-    let header = make()?;
-    if let Ok(mut cache) = CONTENT_LENGTHS.lock() {
-        if cache.is_empty() {
-            cache.resize_with(CONTENT_LENGTHS_CACHED, || None);
-        }
-        if let Some(slot) = cache.get_mut(length) {
-            *slot = Some(header.clone().unbind());
-        }
-    }
-    Ok(header)
 }
 
 /// `(body, raw_headers, media_type)`.
@@ -148,7 +136,13 @@ fn content_type_for<'py>(
     py: Python<'py>,
     media_type: &Bound<'py, PyString>,
     charset: &str,
+    spec: Option<&RenderSpec>,
 ) -> PyResult<Bound<'py, PyTuple>> {
+    if let Some((default, header)) = spec.and_then(|spec| spec.content_type.as_ref()) {
+        if media_type.is(default) {
+            return Ok(header.bind(py).clone());
+        }
+    }
     if is_utf8(charset) {
         return content_type_header(py, media_type);
     }
@@ -249,32 +243,127 @@ pub(crate) fn render_response<'py>(
         None if default_media.is_empty() => None,
         None => Some(default_media_type(py, default_media)),
     };
-    let (list, has_length, has_type) = match headers {
-        Some(headers) if !headers.is_none() => {
-            let items = if headers.hasattr(intern!(py, "items"))? {
-                headers.call_method0(intern!(py, "items"))?
-            } else {
-                headers.clone()
-            };
-            let list = super::parsers::encode_headers(py, &items)?;
-            let (mut has_length, mut has_type) = (false, false);
-            for item in list.iter() {
-                let name = item.cast::<PyTuple>()?.get_item(0)?;
-                let name = name.cast::<PyBytes>()?.as_bytes();
-                has_length |= name == b"content-length";
-                has_type |= name == b"content-type";
-            }
-            (list, has_length, has_type)
-        }
-        _ => (PyList::empty(py), false, false),
-    };
-    if !stream && !has_length && status_has_body(status_code) {
-        list.append(content_length_header(py, body.as_bytes().len())?)?;
-    }
-    if let (Some(media_type), false) = (&media_type, has_type) {
-        list.append(content_type_for(py, media_type, charset)?)?;
-    }
+    let list = render_headers(
+        py,
+        &body,
+        media_type.as_ref(),
+        status_code,
+        headers,
+        charset,
+        stream,
+        None,
+    )?;
     Ok((body, list, media_type))
+}
+
+/// The ASGI header list of a response: the user's `headers` (validated,
+/// lowercased), then `content-length` and `content-type` unless given (see
+/// `render_response`). `spec` offers the class's prebuilt content-type header.
+#[allow(clippy::too_many_arguments)]
+fn render_headers<'py>(
+    py: Python<'py>,
+    body: &Bound<'py, PyBytes>,
+    media_type: Option<&Bound<'py, PyString>>,
+    status_code: u16,
+    headers: Option<&Bound<'py, PyAny>>,
+    charset: &str,
+    stream: bool,
+    spec: Option<&RenderSpec>,
+) -> PyResult<Bound<'py, PyList>> {
+    let length = |has_length: bool| -> PyResult<Option<Bound<'py, PyTuple>>> {
+        if stream || has_length || !status_has_body(status_code) {
+            return Ok(None);
+        }
+        content_length_header(py, body.as_bytes().len()).map(Some)
+    };
+    let content_type = |has_type: bool| -> PyResult<Option<Bound<'py, PyTuple>>> {
+        match media_type {
+            Some(media_type) if !has_type => {
+                content_type_for(py, media_type, charset, spec).map(Some)
+            }
+            _ => Ok(None),
+        }
+    };
+    let Some(headers) = headers.filter(|h| !h.is_none()) else {
+        // No user headers, the common case: the list is made at its final size.
+        return Ok(match (length(false)?, content_type(false)?) {
+            (Some(length), Some(content_type)) => PyList::new(py, [length, content_type])?,
+            (Some(one), None) | (None, Some(one)) => PyList::new(py, [one])?,
+            (None, None) => PyList::empty(py),
+        });
+    };
+    let items = if headers.hasattr(intern!(py, "items"))? {
+        headers.call_method0(intern!(py, "items"))?
+    } else {
+        headers.clone()
+    };
+    let list = super::parsers::encode_headers(py, &items)?;
+    let (mut has_length, mut has_type) = (false, false);
+    for item in list.iter() {
+        let name = item.cast::<PyTuple>()?.get_item(0)?;
+        let name = name.cast::<PyBytes>()?.as_bytes();
+        has_length |= name == b"content-length";
+        has_type |= name == b"content-type";
+    }
+    for header in [length(has_length)?, content_type(has_type)?]
+        .into_iter()
+        .flatten()
+    {
+        list.append(header)?;
+    }
+    Ok(list)
+}
+
+/// A response class's rendering defaults (`Response._render_spec`, set on every
+/// subclass by `Response.__init_subclass__`), read by `__init__` in one lookup.
+#[pyclass(name = "RenderSpec", module = "covet._core", frozen)]
+pub struct RenderSpec {
+    media_type: Option<Py<PyString>>,
+    charset: String,
+    always_json: bool,
+    own_render: bool,
+    /// The class's media type with its content-type header, made once (None when
+    /// the class has no media type, or one the header check refuses: that error
+    /// is then raised per response, as for any media type).
+    content_type: Option<(Py<PyString>, Py<PyTuple>)>,
+}
+
+#[pymethods]
+impl RenderSpec {
+    #[new]
+    fn new(
+        py: Python<'_>,
+        media_type: Option<Bound<'_, PyString>>,
+        charset: String,
+        always_json: bool,
+        own_render: bool,
+    ) -> Self {
+        let content_type = media_type.as_ref().and_then(|media| {
+            content_type_for(py, media, &charset, None)
+                .ok()
+                .map(|header| (media.clone().unbind(), header.unbind()))
+        });
+        RenderSpec {
+            media_type: media_type.map(Bound::unbind),
+            charset,
+            always_json,
+            own_render,
+            content_type,
+        }
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let media = self.media_type.as_ref().map_or_else(
+            || "None".to_owned(),
+            |m| format!("{:?}", m.bind(py).to_string()),
+        );
+        format!(
+            "RenderSpec(media_type={media}, charset={:?}, always_json={}, own_render={})",
+            self.charset,
+            if self.always_json { "True" } else { "False" },
+            if self.own_render { "True" } else { "False" },
+        )
+    }
 }
 
 /// The base class of `covet.responses.Response`: the rendered response (status,
@@ -362,38 +451,27 @@ impl ResponseBase {
         let py = slf.py();
         // A class attribute: read from the type, skipping the instance lookup.
         let spec = slf.get_type().getattr(intern!(py, "_render_spec"))?;
-        let spec = spec.cast::<PyTuple>()?;
-        let default_media = spec.get_item(0)?;
-        let charset = spec.get_item(1)?;
-        let charset = charset.cast::<PyString>()?.to_str()?;
-        let always_json = spec.get_item(2)?.is_truthy()?;
-        let own_render = spec.get_item(3)?.is_truthy()?;
+        let spec = spec.cast::<RenderSpec>()?.get();
         if let Some(option) = option.filter(|o| !o.is_none()) {
-            if !always_json {
+            if !spec.always_json {
                 return Err(pyo3::exceptions::PyTypeError::new_err(
                     "option= is for responses that render JSON (JSONResponse)",
                 ));
             }
             slf.as_any().setattr(intern!(py, "option"), option)?;
         }
-        let status = status_code;
         let explicit_media = media_type.is_some();
-        let media_type = match media_type {
-            Some(media_type) => Some(media_type),
-            None if default_media.is_none() => None,
-            None => Some(default_media.clone().cast_into::<PyString>()?),
-        };
+        let media_type =
+            media_type.or_else(|| spec.media_type.as_ref().map(|m| m.bind(py).clone()));
         let none = py.None().into_bound(py);
         let content = content.unwrap_or(&none);
-        let (body, raw_headers, rendered_media) = if own_render {
+        let (body, media_type) = if spec.own_render {
             let rendered = slf.call_method1(intern!(py, "render"), (content, media_type))?;
             let (body, media): (Bound<'py, PyAny>, Option<Bound<'py, PyString>>) =
                 rendered.extract()?;
-            render_response(
-                py, &body, media, status, None, headers, charset, true, false,
-            )?
+            (body.cast_into::<PyBytes>()?, media)
         } else {
-            let json_option = if always_json {
+            let json_option = if spec.always_json {
                 let option = slf.getattr(intern!(py, "option"))?;
                 Some(if option.is_none() {
                     0
@@ -403,36 +481,38 @@ impl ResponseBase {
             } else {
                 None
             };
-            render_response(
-                py,
-                content,
-                media_type,
-                status,
-                json_option,
-                headers,
-                charset,
-                false,
-                false,
-            )?
+            let (body, default_media) = render_body(py, content, json_option, &spec.charset)?;
+            let media_type = match media_type {
+                None if !default_media.is_empty() => Some(default_media_type(py, default_media)),
+                media_type => media_type,
+            };
+            (body, media_type)
         };
+        let raw_headers = render_headers(
+            py,
+            &body,
+            media_type.as_ref(),
+            status_code,
+            headers,
+            &spec.charset,
+            false,
+            Some(spec),
+        )?;
         {
             let mut this = slf.borrow_mut();
-            this.status_code = Some(status);
+            this.status_code = Some(status_code);
             this.body = Some(body.into_any().unbind());
             this.raw_headers = Some(raw_headers.into_any().unbind());
             this.background = background.filter(|b| !b.is_none()).map(Bound::unbind);
         }
         // The media type is stored only when it differs from the class default (a
         // class attribute): the common case stores nothing.
-        if explicit_media
-            || own_render
-            || !rendered_media_is(rendered_media.as_ref(), &default_media)?
+        if explicit_media || spec.own_render || (spec.media_type.is_none() && media_type.is_some())
         {
-            let this = slf.as_any();
-            match rendered_media {
-                Some(media) => this.setattr(intern!(py, "media_type"), media)?,
-                None => this.setattr(intern!(py, "media_type"), none)?,
-            }
+            slf.as_any().setattr(
+                intern!(py, "media_type"),
+                media_type.map_or(none, Bound::into_any),
+            )?;
         }
         Ok(())
     }
@@ -508,17 +588,8 @@ impl ResponseBase {
     }
 }
 
-fn rendered_media_is(
-    rendered: Option<&Bound<'_, PyString>>,
-    default: &Bound<'_, PyAny>,
-) -> PyResult<bool> {
-    match rendered {
-        None => Ok(default.is_none()),
-        Some(media) => media.as_any().eq(default),
-    }
-}
-
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ResponseBase>()?;
+    m.add_class::<RenderSpec>()?;
     m.add_function(wrap_pyfunction!(render_response, m)?)
 }
