@@ -225,7 +225,12 @@ def parse_range(header: str | bytes, size: int, max_ranges: int = ...) -> list[t
 @final
 class RenderSpec:
     def __new__(
-        cls, media_type: str | None, charset: str, always_json: bool, own_render: bool
+        cls,
+        media_type: str | None,
+        charset: str,
+        always_json: bool,
+        own_render: bool,
+        sends_itself: bool,
     ) -> RenderSpec: ...
 
 @disjoint_base
@@ -233,6 +238,7 @@ class RequestBase:
     scope: dict[str, Any]
     _receive: Any
     path_params: dict[str, Any]
+    _form: Any
     def __new__(cls, *_args: Any, **_kwargs: Any) -> RequestBase: ...
     @classmethod
     def __init_subclass__(cls) -> None: ...

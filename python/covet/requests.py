@@ -56,7 +56,8 @@ class Request(_core.RequestBase, HTTPConnection):
     _body: bytes | None = None
     _json: Any = _UNSET
     _stream_consumed = False
-    _form: FormData | None = None
+    #: The parsed form (a field of the Rust base, which the driver reads).
+    _form: FormData | None
     _is_disconnected = False
     # Messages is_disconnected() received while looking for a disconnect; stream()
     # takes them first, so peeking never loses a body chunk.

@@ -197,7 +197,7 @@ class Response(_core.ResponseBase):
     _always_json = False
     #: The class defaults ``__init__`` reads in one lookup (with the content-type
     #: header made once); ``__init_subclass__`` sets it on every subclass.
-    _render_spec = _core.RenderSpec(None, "utf-8", False, False)
+    _render_spec = _core.RenderSpec(None, "utf-8", False, False, False)
 
     if TYPE_CHECKING:
         # Fields of the Rust base (``_core.ResponseBase``).
@@ -217,9 +217,12 @@ class Response(_core.ResponseBase):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        own_render = cls.render is not Response.render
         cls._render_spec = _core.RenderSpec(
-            cls.media_type, cls.charset, cls._always_json, own_render
+            cls.media_type,
+            cls.charset,
+            cls._always_json,
+            cls.render is not Response.render,
+            cls.__call__ is not Response.__call__,
         )
 
     def render(self, content: Any, media_type: str | None) -> tuple[bytes, str | None]:

@@ -20,9 +20,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyType};
 
 use super::render::ResponseBase;
-use super::request::RequestFactory;
-use super::router::{PyRouter, RouteMatch, NOT_FOUND};
+use super::request::{RequestBase, RequestFactory};
+use super::router::{required, PyRouter, RouteMatch, NOT_FOUND};
 use super::stats::PyStats;
+use crate::stats::routes::method_index;
 
 /// The objects the driver calls, looked up once per application, and the app's
 /// settings it reads on every request (kept current by `configure`). Frozen: the
@@ -233,6 +234,8 @@ impl Dispatcher {
             body: None,
             response_status: 0,
             status: 0,
+            method: 0,
+            head: false,
             background: None,
             error: None,
         }
@@ -295,6 +298,10 @@ pub struct Serve {
     response_status: u16,
     /// The status recorded in the stats (0: the client went away).
     status: u16,
+    /// The request's method, as the stats index it (`routes::method_index`).
+    method: usize,
+    /// A HEAD request: the body is not sent.
+    head: bool,
     background: Option<Py<PyAny>>,
     /// An exception to raise once the clean-up is done.
     error: Option<PyErr>,
@@ -479,10 +486,8 @@ impl Serve {
         let scope = self.scope.bind(py).clone();
         let scope = &scope;
         scope.set_item(intern!(py, "app"), app)?;
-        let kind = scope
-            .get_item(intern!(py, "type"))?
-            .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err("type"))?;
-        if !kind.eq(intern!(py, "http"))? {
+        let kind = required(scope, intern!(py, "type"))?;
+        if !str_is(&kind, intern!(py, "http"), "http") {
             let coroutine = app.call_method1(
                 intern!(py, "_serve_other"),
                 (scope, &self.receive, &self.send),
@@ -490,6 +495,10 @@ impl Serve {
             return self.delegate(py, coroutine);
         }
         self.started = Some(Instant::now());
+        let method = required(scope, intern!(py, "method"))?;
+        let method = method.cast::<PyString>()?.to_str()?;
+        self.head = method == "HEAD";
+        self.method = method_index(method);
         let config = dispatcher.lock_config()?.copy(py);
         let Some((router, core)) = &config.router else {
             return Err(PyException::new_err(
@@ -508,9 +517,10 @@ impl Serve {
                 )?
                 .cast_into::<RouteMatch>()?
         } else {
-            let found = core_ref.match_scope(
+            let found = core_ref.match_request(
                 py,
                 scope,
+                method,
                 config.max_header_count,
                 config.max_url_length,
                 slash,
@@ -614,12 +624,8 @@ impl Serve {
                 self.stage = Stage::Respond;
             }
             Stage::SendStart => {
-                let scope = self.scope.bind(py);
-                let head = scope
-                    .get_item(intern!(py, "method"))?
-                    .is_some_and(|m| m.eq(intern!(py, "HEAD")).unwrap_or(false));
                 let body = match self.body.take() {
-                    _ if head => PyBytes::new(py, b"").into_any(),
+                    _ if self.head => PyBytes::new(py, b"").into_any(),
                     Some(body) => body.into_bound(py),
                     None => self
                         .dispatcher(py)
@@ -713,8 +719,14 @@ impl Serve {
         let Some(response) = self.response.as_ref().map(|r| r.bind(py).clone()) else {
             return Err(PyException::new_err("covet driver: no response"));
         };
-        let call = response.get_type().getattr(intern!(py, "__call__"))?;
-        if call.is(dispatcher.send_rendered.bind(py)) {
+        let sends_itself = match response.cast::<ResponseBase>()?.borrow().sends_itself() {
+            Some(known) => known,
+            None => !response
+                .get_type()
+                .getattr(intern!(py, "__call__"))?
+                .is(dispatcher.send_rendered.bind(py)),
+        };
+        if !sends_itself {
             // A fully rendered response: its two messages, sent from here, read
             // from the Rust struct once (the handler is done with it).
             let rendering = response.cast::<ResponseBase>()?.borrow().rendering(py)?;
@@ -747,18 +759,13 @@ impl Serve {
         if self.status == 0 {
             stats.client_disconnected();
         } else {
-            let method = self.scope.bind(py).get_item(intern!(py, "method"))?;
-            let method = match &method {
-                Some(method) => method.cast::<PyString>()?.to_str()?,
-                None => "GET",
-            };
-            stats.record_request(self.status, self.elapsed_ns(), self.stats_id, method);
+            stats.record_request(self.status, self.elapsed_ns(), self.stats_id, self.method);
         }
         drop(dispatcher);
         self.stage = Stage::AfterClose;
         if let Some(request) = &self.request {
             let request = request.bind(py);
-            if !request.getattr(intern!(py, "_form"))?.is_none() {
+            if RequestBase::has_form(request)? {
                 let coroutine = request.call_method0(intern!(py, "close"))?;
                 self.stage = Stage::CloseForm;
                 self.inner = Some(awaitable(py, coroutine)?);
@@ -782,6 +789,15 @@ impl Serve {
         self.stage = Stage::Done;
         Ok(())
     }
+}
+
+/// Whether `value` is the str `text`: first by identity with its interned copy
+/// (servers' literals are interned), else by content, never by a Python comparison.
+fn str_is(value: &Bound<'_, PyAny>, interned: &Bound<'_, PyString>, text: &str) -> bool {
+    value.is(interned)
+        || value
+            .cast::<PyString>()
+            .is_ok_and(|value| value.to_str().is_ok_and(|value| value == text))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

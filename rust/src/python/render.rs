@@ -127,7 +127,10 @@ type Rendered<'py> = (
 
 /// Whether `charset` is UTF-8, the encoding of the fast paths.
 fn is_utf8(charset: &str) -> bool {
-    charset.eq_ignore_ascii_case("utf-8") || charset.eq_ignore_ascii_case("utf8")
+    // The default spelling first: a plain comparison, inlined.
+    charset == "utf-8"
+        || charset.eq_ignore_ascii_case("utf-8")
+        || charset.eq_ignore_ascii_case("utf8")
 }
 
 /// The `(b"content-type", value)` header for `media_type` in `charset`: text types
@@ -314,6 +317,14 @@ fn render_headers<'py>(
     Ok(list)
 }
 
+fn py_bool(value: bool) -> &'static str {
+    if value {
+        "True"
+    } else {
+        "False"
+    }
+}
+
 /// A response class's rendering defaults (`Response._render_spec`, set on every
 /// subclass by `Response.__init_subclass__`), read by `__init__` in one lookup.
 #[pyclass(name = "RenderSpec", module = "covet._core", frozen)]
@@ -322,6 +333,8 @@ pub struct RenderSpec {
     charset: String,
     always_json: bool,
     own_render: bool,
+    /// The class overrides `Response.__call__`: its responses send themselves.
+    sends_itself: bool,
     /// The class's media type with its content-type header, made once (None when
     /// the class has no media type, or one the header check refuses: that error
     /// is then raised per response, as for any media type).
@@ -337,6 +350,7 @@ impl RenderSpec {
         charset: String,
         always_json: bool,
         own_render: bool,
+        sends_itself: bool,
     ) -> Self {
         let content_type = media_type.as_ref().and_then(|media| {
             content_type_for(py, media, &charset, None)
@@ -348,6 +362,7 @@ impl RenderSpec {
             charset,
             always_json,
             own_render,
+            sends_itself,
             content_type,
         }
     }
@@ -358,10 +373,12 @@ impl RenderSpec {
             |m| format!("{:?}", m.bind(py).to_string()),
         );
         format!(
-            "RenderSpec(media_type={media}, charset={:?}, always_json={}, own_render={})",
+            "RenderSpec(media_type={media}, charset={:?}, always_json={}, own_render={}, \
+             sends_itself={})",
             self.charset,
-            if self.always_json { "True" } else { "False" },
-            if self.own_render { "True" } else { "False" },
+            py_bool(self.always_json),
+            py_bool(self.own_render),
+            py_bool(self.sends_itself),
         )
     }
 }
@@ -385,6 +402,9 @@ pub struct ResponseBase {
     body: Option<Py<PyAny>>,
     raw_headers: Option<Py<PyAny>>,
     background: Option<Py<PyAny>>,
+    /// Whether the class sends its responses itself (overrides `__call__`), as its
+    /// `RenderSpec` says; None when `__init__` did not run (the driver then looks).
+    sends_itself: Option<bool>,
 }
 
 /// What the driver sends for a rendered response.
@@ -396,6 +416,10 @@ pub struct Rendering {
 }
 
 impl ResponseBase {
+    pub fn sends_itself(&self) -> Option<bool> {
+        self.sends_itself
+    }
+
     /// The response as the driver sends it, or an `AttributeError` naming what a
     /// subclass's `__init__` left unset.
     pub fn rendering(&self, py: Python<'_>) -> PyResult<Rendering> {
@@ -432,6 +456,7 @@ impl ResponseBase {
             body: None,
             raw_headers: None,
             background: None,
+            sends_itself: None,
         }
     }
 
@@ -504,6 +529,7 @@ impl ResponseBase {
             this.body = Some(body.into_any().unbind());
             this.raw_headers = Some(raw_headers.into_any().unbind());
             this.background = background.filter(|b| !b.is_none()).map(Bound::unbind);
+            this.sends_itself = Some(spec.sends_itself);
         }
         // The media type is stored only when it differs from the class default (a
         // class attribute): the common case stores nothing.

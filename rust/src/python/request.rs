@@ -19,6 +19,9 @@ pub struct RequestBase {
     receive: Option<Py<PyAny>>,
     /// Made on first read when the route has none (a plain GET allocates no dict).
     path_params: Option<Py<PyAny>>,
+    /// The parsed form (`request.form()`), whose uploads the driver closes after
+    /// the response; None until a form is read.
+    form: Option<Py<PyAny>>,
 }
 
 /// What `request._receive` is for a request made without a body channel.
@@ -45,6 +48,7 @@ impl RequestBase {
             scope: None,
             receive: None,
             path_params: None,
+            form: None,
         }
     }
 
@@ -103,8 +107,20 @@ impl RequestBase {
         self.path_params = Some(path_params);
     }
 
+    #[getter(_form)]
+    fn form(&self, py: Python<'_>) -> Py<PyAny> {
+        self.form
+            .as_ref()
+            .map_or_else(|| py.None(), |f| f.clone_ref(py))
+    }
+
+    #[setter(_form)]
+    fn set_form(&mut self, form: Option<Py<PyAny>>) {
+        self.form = form;
+    }
+
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        for held in [&self.scope, &self.receive, &self.path_params]
+        for held in [&self.scope, &self.receive, &self.path_params, &self.form]
             .into_iter()
             .flatten()
         {
@@ -117,6 +133,19 @@ impl RequestBase {
         self.scope = None;
         self.receive = None;
         self.path_params = None;
+        self.form = None;
+    }
+}
+
+impl RequestBase {
+    /// Whether `request` (the driver's request) has a parsed form to close.
+    pub fn has_form(request: &Bound<'_, PyAny>) -> PyResult<bool> {
+        match request.cast::<RequestBase>() {
+            Ok(request) => Ok(request.borrow().form.is_some()),
+            Err(_) => Ok(!request
+                .getattr(pyo3::intern!(request.py(), "_form"))?
+                .is_none()),
+        }
     }
 }
 

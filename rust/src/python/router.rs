@@ -65,8 +65,8 @@ pub struct RouteMatch {
     /// The registered route object (`FOUND` only).
     #[pyo3(get)]
     route: Option<Py<PyAny>>,
-    /// The converted path parameters (`FOUND` only).
-    #[pyo3(get)]
+    /// The converted path parameters (`FOUND` only; None when the route has none,
+    /// read as an empty dict from Python).
     params: Option<Py<PyDict>>,
     /// The `Allow` header value (`OPTIONS`, `METHOD_NOT_ALLOWED`).
     #[pyo3(get)]
@@ -112,6 +112,17 @@ impl RouteMatch {
             .map_or_else(|| "None".to_owned(), |r| r.to_string());
         format!("RouteMatch({kind}, route={route})")
     }
+
+    /// The converted path parameters (`FOUND`): a new empty dict when the route
+    /// has none.
+    #[getter(params)]
+    fn py_params(&self, py: Python<'_>) -> Option<Py<PyDict>> {
+        match &self.params {
+            Some(params) => Some(params.clone_ref(py)),
+            None if self.kind == FOUND => Some(PyDict::new(py).unbind()),
+            None => None,
+        }
+    }
 }
 
 impl RouteMatch {
@@ -133,7 +144,8 @@ impl RouteMatch {
         self.redirect
     }
 
-    /// The converted path parameters (`FOUND`), for the driver.
+    /// The converted path parameters (`FOUND`), for the driver: None when the route
+    /// has none (the request makes its dict on first read).
     pub(crate) fn params<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyDict>> {
         self.params.as_ref().map(|params| params.bind(py).clone())
     }
@@ -248,34 +260,19 @@ impl PyRouter {
         max_url_length: Option<usize>,
         slash_hint: bool,
     ) -> PyResult<RouteMatch> {
-        if let Some(limit) = max_header_count {
-            if required(scope, intern!(py, "headers"))?.len()? > limit {
-                return Ok(RouteMatch::outcome(HEADERS_TOO_LARGE));
-            }
-        }
-        let path = ScopePath::read(py, scope)?;
-        if let Some(limit) = max_url_length {
-            let query_len = match scope.get_item(intern!(py, "query_string"))? {
-                Some(query) => query.len()?,
-                None => 0,
-            };
-            if path.len()?.saturating_add(query_len) > limit {
-                return Ok(RouteMatch::outcome(URI_TOO_LONG));
-            }
-        }
         let method = match scope.get_item(intern!(py, "method"))? {
             Some(method) => method,
             None => PyString::new(py, WEBSOCKET).into_any(),
         };
         let method = method.cast::<PyString>()?.to_str()?;
-        let root_path = scope.get_item(intern!(py, "root_path"))?;
-        let root_path = match &root_path {
-            Some(root) => root.cast::<PyString>()?.to_str()?,
-            None => "",
-        };
-        let raw = path.raw_bytes()?;
-        let relative = strip_decoded_prefix(&raw, root_path).unwrap_or(&raw);
-        self.route(py, method, relative, slash_hint)
+        self.match_request(
+            py,
+            scope,
+            method,
+            max_header_count,
+            max_url_length,
+            slash_hint,
+        )
     }
 
     /// The pattern a route was registered with, by index.
@@ -335,7 +332,8 @@ impl<'py> ScopePath<'py> {
     }
 }
 
-fn required<'py>(
+/// `scope[key]`, a `KeyError` naming the key when the server left it out.
+pub(crate) fn required<'py>(
     scope: &Bound<'py, PyDict>,
     key: &Bound<'py, PyString>,
 ) -> PyResult<Bound<'py, PyAny>> {
@@ -345,6 +343,42 @@ fn required<'py>(
 }
 
 impl PyRouter {
+    /// `match_scope` with the request's method already read (the driver reads it
+    /// once, for the stats too).
+    pub(crate) fn match_request<'py>(
+        &self,
+        py: Python<'py>,
+        scope: &Bound<'py, PyDict>,
+        method: &str,
+        max_header_count: Option<usize>,
+        max_url_length: Option<usize>,
+        slash_hint: bool,
+    ) -> PyResult<RouteMatch> {
+        if let Some(limit) = max_header_count {
+            if required(scope, intern!(py, "headers"))?.len()? > limit {
+                return Ok(RouteMatch::outcome(HEADERS_TOO_LARGE));
+            }
+        }
+        let path = ScopePath::read(py, scope)?;
+        if let Some(limit) = max_url_length {
+            let query_len = match scope.get_item(intern!(py, "query_string"))? {
+                Some(query) => query.len()?,
+                None => 0,
+            };
+            if path.len()?.saturating_add(query_len) > limit {
+                return Ok(RouteMatch::outcome(URI_TOO_LONG));
+            }
+        }
+        let root_path = scope.get_item(intern!(py, "root_path"))?;
+        let root_path = match &root_path {
+            Some(root) => root.cast::<PyString>()?.to_str()?,
+            None => "",
+        };
+        let raw = path.raw_bytes()?;
+        let relative = strip_decoded_prefix(&raw, root_path).unwrap_or(&raw);
+        self.route(py, method, relative, slash_hint)
+    }
+
     /// Whether `path` with its trailing slash toggled has a route for `method` (or
     /// answers its OPTIONS).
     fn slash_toggled_matches(&self, method: &str, path: &str) -> bool {
@@ -372,18 +406,24 @@ impl PyRouter {
         };
         Ok(match self.inner.lookup(method, text) {
             Match::Found { value, params, .. } => {
-                let dict = PyDict::new(py);
-                for (i, (name, v)) in params.iter().enumerate() {
-                    let v = param_to_py(py, v)?;
-                    match value.names.get(i) {
-                        Some(key) => dict.set_item(key.bind(py), v)?,
-                        None => dict.set_item(name, v)?,
+                // A route without parameters allocates no dict (see `params`).
+                let dict = if params.is_empty() {
+                    None
+                } else {
+                    let dict = PyDict::new(py);
+                    for (i, (name, v)) in params.iter().enumerate() {
+                        let v = param_to_py(py, v)?;
+                        match value.names.get(i) {
+                            Some(key) => dict.set_item(key.bind(py), v)?,
+                            None => dict.set_item(name, v)?,
+                        }
                     }
-                }
+                    Some(dict.unbind())
+                };
                 RouteMatch {
                     kind: FOUND,
                     route: Some(value.route.clone_ref(py)),
-                    params: Some(dict.unbind()),
+                    params: dict,
                     allow: None,
                     redirect: false,
                     endpoint: value.endpoint.as_ref().map(|e| e.clone_ref(py)),

@@ -219,21 +219,18 @@ impl PyStats {
 
 impl PyStats {
     /// `record` for the driver, without a Python call.
+    /// `method` is `method_index`'s index of the request's method.
     pub(crate) fn record_request(
         &self,
         status: u16,
         elapsed_ns: u64,
         route: Option<i64>,
-        method: &str,
+        method: usize,
     ) {
         self.inner.record(status, elapsed_ns);
         if let Some(route) = route {
-            self.inner.record_route(
-                route_of(route),
-                routes::method_index(method),
-                status,
-                elapsed_ns,
-            );
+            self.inner
+                .record_route(route_of(route), method, status, elapsed_ns);
         }
     }
 }
