@@ -45,9 +45,56 @@ pub struct Dispatcher {
     send_response: Py<PyAny>,
     run_task: Py<PyAny>,
     perf_counter_ns: Py<PyAny>,
+    /// The strings every request uses, interned once (an `intern!` site costs a
+    /// check per use).
+    names: Names,
     /// What `asyncio`/`inspect` look for to call an object a coroutine function:
     /// servers (uvicorn, hypercorn) tell ASGI 3 from ASGI 2 apps that way.
     coroutine_marks: (Option<Py<PyAny>>, Option<Py<PyAny>>),
+}
+
+/// Scope keys, message keys and message types.
+struct Names {
+    app: Py<PyString>,
+    type_: Py<PyString>,
+    http: Py<PyString>,
+    method: Py<PyString>,
+    status: Py<PyString>,
+    headers: Py<PyString>,
+    body: Py<PyString>,
+    response_start: Py<PyString>,
+    response_body: Py<PyString>,
+}
+
+impl Names {
+    fn new(py: Python<'_>) -> Self {
+        let name = |text: &str| PyString::intern(py, text).unbind();
+        Names {
+            app: name("app"),
+            type_: name("type"),
+            http: name("http"),
+            method: name("method"),
+            status: name("status"),
+            headers: name("headers"),
+            body: name("body"),
+            response_start: name("http.response.start"),
+            response_body: name("http.response.body"),
+        }
+    }
+
+    /// `{"type": "http.response.start", "status": status, "headers": headers}`.
+    fn start_message<'py>(
+        &self,
+        py: Python<'py>,
+        status: u16,
+        headers: Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let message = PyDict::new(py);
+        message.set_item(self.type_.bind(py), self.response_start.bind(py))?;
+        message.set_item(self.status.bind(py), status)?;
+        message.set_item(self.headers.bind(py), headers)?;
+        Ok(message)
+    }
 }
 
 /// What `Dispatcher.configure` sets.
@@ -61,17 +108,28 @@ struct Config {
     handlers: bool,
 }
 
+/// One request's copy of the settings, taken under the lock (`Bound` references:
+/// dropping them needs no check of the interpreter state).
+struct Settings<'py> {
+    router: Bound<'py, PyAny>,
+    core: Bound<'py, PyRouter>,
+    max_header_count: Option<usize>,
+    max_url_length: Option<usize>,
+    handlers: bool,
+}
+
 impl Config {
-    fn copy(&self, py: Python<'_>) -> Self {
-        Config {
-            router: self
-                .router
-                .as_ref()
-                .map(|(router, core)| (router.clone_ref(py), core.clone_ref(py))),
+    fn copy<'py>(&self, py: Python<'py>) -> PyResult<Settings<'py>> {
+        let Some((router, core)) = &self.router else {
+            return Err(driver_error("the app was not configured"));
+        };
+        Ok(Settings {
+            router: router.bind(py).clone(),
+            core: core.bind(py).clone(),
             max_header_count: self.max_header_count,
             max_url_length: self.max_url_length,
             handlers: self.handlers,
-        }
+        })
     }
 }
 
@@ -143,6 +201,7 @@ impl Dispatcher {
             send_response,
             run_task,
             perf_counter_ns,
+            names: Names::new(py),
             coroutine_marks: (asyncio_mark, inspect_mark),
         })
     }
@@ -266,16 +325,17 @@ enum Stage {
 }
 
 /// What one resumption of the current awaitable produced.
-enum Outcome {
-    Yield(Py<PyAny>),
-    Return(Py<PyAny>),
+enum Outcome<'py> {
+    Yield(Bound<'py, PyAny>),
+    Return(Bound<'py, PyAny>),
     Error(PyErr),
 }
 
-/// What the awaiting coroutine passes in.
-enum Input {
-    Value(Py<PyAny>),
-    Throw(PyErr),
+/// What the awaiting coroutine passes in: a value, or an exception to raise there
+/// (small, as it moves through every step of the loop).
+enum Input<'py> {
+    Value(Bound<'py, PyAny>),
+    Throw(Bound<'py, PyAny>),
 }
 
 /// One request in flight (see the module docs); awaitable once.
@@ -318,11 +378,11 @@ impl Serve {
     }
 
     fn __next__(mut slf: PyRefMut<'_, Self>, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        slf.drive(py, Input::Value(py.None()))
+        slf.drive(py, Input::Value(py.None().into_bound(py)))
     }
 
     fn send(mut slf: PyRefMut<'_, Self>, py: Python<'_>, value: Py<PyAny>) -> PyResult<Py<PyAny>> {
-        match slf.drive(py, Input::Value(value))? {
+        match slf.drive(py, Input::Value(value.into_bound(py)))? {
             Some(yielded) => Ok(yielded),
             None => Err(PyStopIteration::new_err(py.None())),
         }
@@ -337,9 +397,9 @@ impl Serve {
         _tb: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
         let error = match val {
-            Some(val) if !val.is_none() => PyErr::from_value(val),
-            _ if typ.is_instance_of::<PyType>() => PyErr::from_value(typ.call0()?),
-            _ => PyErr::from_value(typ),
+            Some(val) if !val.is_none() => val,
+            _ if typ.is_instance_of::<PyType>() => typ.call0()?,
+            _ => typ,
         };
         match slf.drive(py, Input::Throw(error))? {
             Some(yielded) => Ok(yielded),
@@ -400,7 +460,7 @@ fn awaitable(py: Python<'_>, value: Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
 }
 
 /// Resumes `inner` with `input`.
-fn resume(py: Python<'_>, inner: &Py<PyAny>, input: Input) -> Outcome {
+fn resume<'py>(py: Python<'py>, inner: &Py<PyAny>, input: Input<'py>) -> Outcome<'py> {
     match input {
         Input::Value(value) => {
             let mut result: *mut ffi::PyObject = std::ptr::null_mut();
@@ -410,26 +470,23 @@ fn resume(py: Python<'_>, inner: &Py<PyAny>, input: Input) -> Outcome {
             let code = unsafe { ffi::PyIter_Send(inner.as_ptr(), value.as_ptr(), &raw mut result) };
             match code {
                 ffi::PySendResult::PYGEN_NEXT => {
-                    Outcome::Yield(unsafe { Bound::from_owned_ptr(py, result) }.unbind())
+                    Outcome::Yield(unsafe { Bound::from_owned_ptr(py, result) })
                 }
                 ffi::PySendResult::PYGEN_RETURN => {
-                    Outcome::Return(unsafe { Bound::from_owned_ptr(py, result) }.unbind())
+                    Outcome::Return(unsafe { Bound::from_owned_ptr(py, result) })
                 }
                 ffi::PySendResult::PYGEN_ERROR => Outcome::Error(
                     PyErr::take(py).unwrap_or_else(|| PyException::new_err("awaitable failed")),
                 ),
             }
         }
-        Input::Throw(error) => match inner
-            .bind(py)
-            .call_method1(intern!(py, "throw"), (error.into_value(py),))
-        {
-            Ok(yielded) => Outcome::Yield(yielded.unbind()),
+        Input::Throw(error) => match inner.bind(py).call_method1(intern!(py, "throw"), (error,)) {
+            Ok(yielded) => Outcome::Yield(yielded),
             Err(err) if err.is_instance_of::<PyStopIteration>(py) => {
                 let value = err
                     .value(py)
                     .getattr(intern!(py, "value"))
-                    .map_or_else(|_| py.None(), Bound::unbind);
+                    .unwrap_or_else(|_| py.None().into_bound(py));
                 Outcome::Return(value)
             }
             Err(err) => Outcome::Error(err),
@@ -439,17 +496,19 @@ fn resume(py: Python<'_>, inner: &Py<PyAny>, input: Input) -> Outcome {
 
 impl Serve {
     /// Runs the request until it waits (returns what it waits on) or is done.
-    fn drive(&mut self, py: Python<'_>, input: Input) -> PyResult<Option<Py<PyAny>>> {
+    fn drive<'py>(&mut self, py: Python<'py>, input: Input<'py>) -> PyResult<Option<Py<PyAny>>> {
         let mut input = Some(input);
         loop {
             if let Some(inner) = self.inner.take() {
-                let given = input.take().unwrap_or_else(|| Input::Value(py.None()));
+                let given = input
+                    .take()
+                    .unwrap_or_else(|| Input::Value(py.None().into_bound(py)));
                 match resume(py, &inner, given) {
                     Outcome::Yield(yielded) => {
                         self.inner = Some(inner);
-                        return Ok(Some(yielded));
+                        return Ok(Some(yielded.unbind()));
                     }
-                    Outcome::Return(value) => self.returned(py, value.into_bound(py))?,
+                    Outcome::Return(value) => self.returned(py, value)?,
                     Outcome::Error(error) => self.failed(py, error)?,
                 }
                 continue;
@@ -457,7 +516,7 @@ impl Serve {
             if let Some(Input::Throw(error)) = input.take() {
                 // Thrown in while nothing is awaited (not done by asyncio): end.
                 self.stage = Stage::Done;
-                return Err(error);
+                return Err(PyErr::from_value(error));
             }
             match self.stage {
                 Stage::Start => self.start(py)?,
@@ -465,97 +524,125 @@ impl Serve {
                 Stage::Finish => self.finish(py)?,
                 Stage::AfterClose => self.after_close(py)?,
                 Stage::Done => return Ok(None),
-                stage => {
-                    return Err(PyException::new_err(format!(
-                        "covet driver: nothing to await in stage {stage:?}"
-                    )))
-                }
+                stage => return Err(stage_error("nothing to await", stage)),
             }
         }
     }
 
     /// The dispatcher (a new reference, so that `self` stays free to change).
-    fn dispatcher(&self, py: Python<'_>) -> Py<Dispatcher> {
-        self.dispatcher.clone_ref(py)
+    fn dispatcher<'py>(&self, py: Python<'py>) -> Bound<'py, Dispatcher> {
+        self.dispatcher.bind(py).clone()
     }
 
+    /// Routes the request and calls a plain endpoint; the rest is outlined (`#[cold]`
+    /// keeps it out of the hot path's instruction cache lines).
     fn start(&mut self, py: Python<'_>) -> PyResult<()> {
         let dispatcher = self.dispatcher(py);
         let dispatcher = dispatcher.get();
-        let app = dispatcher.app.bind(py);
         let scope = self.scope.bind(py).clone();
-        let scope = &scope;
-        scope.set_item(intern!(py, "app"), app)?;
-        let kind = required(scope, intern!(py, "type"))?;
-        if !str_is(&kind, intern!(py, "http"), "http") {
-            let coroutine = app.call_method1(
-                intern!(py, "_serve_other"),
-                (scope, &self.receive, &self.send),
-            )?;
-            return self.delegate(py, coroutine);
+        let names = &dispatcher.names;
+        scope.set_item(names.app.bind(py), dispatcher.app.bind(py))?;
+        let kind = required(&scope, names.type_.bind(py))?;
+        if !str_is(&kind, names.http.bind(py), "http") {
+            return self.start_other(py, dispatcher, &scope);
         }
         self.started = Some(Instant::now());
-        let method = required(scope, intern!(py, "method"))?;
+        let method = required(&scope, names.method.bind(py))?;
         let method = method.cast::<PyString>()?.to_str()?;
         self.head = method == "HEAD";
         self.method = method_index(method);
-        let config = dispatcher.lock_config()?.copy(py);
-        let Some((router, core)) = &config.router else {
-            return Err(PyException::new_err(
-                "covet driver: the app was not configured",
-            ));
-        };
-        let core_ref = core.bind(py).borrow();
-        let slash = core_ref.redirect_slashes;
-        let route_match: Bound<'_, RouteMatch> = if core_ref.has_hosts {
-            drop(core_ref);
-            router
-                .bind(py)
-                .call_method1(
-                    intern!(py, "match_scope"),
-                    (scope, config.max_header_count, config.max_url_length, slash),
-                )?
-                .cast_into::<RouteMatch>()?
-        } else {
-            let found = core_ref.match_request(
-                py,
-                scope,
-                method,
-                config.max_header_count,
-                config.max_url_length,
-                slash,
-            )?;
-            drop(core_ref);
-            if let Some((endpoint, stats_id)) = found.endpoint(py) {
-                return self.call_endpoint(py, dispatcher, &endpoint, stats_id, found.params(py));
-            }
-            Bound::new(py, found)?
-        };
+        let config = dispatcher.lock_config()?.copy(py)?;
+        let core = config.core.borrow();
+        if core.has_hosts {
+            drop(core);
+            return self.route_in_python(py, dispatcher, &config, &scope);
+        }
+        let found = core.match_request(
+            py,
+            &scope,
+            method,
+            config.max_header_count,
+            config.max_url_length,
+            core.redirect_slashes,
+        )?;
+        drop(core);
+        if let Some((endpoint, stats_id)) = found.endpoint(py) {
+            return self.call_endpoint(py, dispatcher, &endpoint, stats_id, found.params(py));
+        }
+        self.unrouted(py, dispatcher, &config, &scope, Bound::new(py, found)?)
+    }
+
+    /// A WebSocket or lifespan scope: the app's Python coroutine.
+    #[cold]
+    #[inline(never)]
+    fn start_other(
+        &mut self,
+        py: Python<'_>,
+        dispatcher: &Dispatcher,
+        scope: &Bound<'_, PyDict>,
+    ) -> PyResult<()> {
+        let coroutine = dispatcher.app.bind(py).call_method1(
+            intern!(py, "_serve_other"),
+            (scope, &self.receive, &self.send),
+        )?;
+        self.delegate(py, coroutine)
+    }
+
+    /// Routing with `Host` entries, which the Python router matches first.
+    #[cold]
+    #[inline(never)]
+    fn route_in_python(
+        &mut self,
+        py: Python<'_>,
+        dispatcher: &Dispatcher,
+        config: &Settings<'_>,
+        scope: &Bound<'_, PyDict>,
+    ) -> PyResult<()> {
+        let slash = config.core.borrow().redirect_slashes;
+        let route_match = config
+            .router
+            .call_method1(
+                intern!(py, "match_scope"),
+                (scope, config.max_header_count, config.max_url_length, slash),
+            )?
+            .cast_into::<RouteMatch>()?;
         let found = route_match.get();
         if let Some((endpoint, stats_id)) = found.endpoint(py) {
             return self.call_endpoint(py, dispatcher, &endpoint, stats_id, found.params(py));
         }
+        self.unrouted(py, dispatcher, config, scope, route_match)
+    }
+
+    /// Anything but a plain endpoint: the default 404 from here, the rest (errors,
+    /// mounts, route middleware) from the app's Python dispatcher.
+    #[cold]
+    #[inline(never)]
+    fn unrouted(
+        &mut self,
+        py: Python<'_>,
+        dispatcher: &Dispatcher,
+        config: &Settings<'_>,
+        scope: &Bound<'_, PyDict>,
+        route_match: Bound<'_, RouteMatch>,
+    ) -> PyResult<()> {
+        let found = route_match.get();
         if found.kind() == NOT_FOUND && !found.redirects() && !config.handlers {
             // A plain 404, the commonest error (scanners): the default body, made
             // once, in two sends from here.
             self.stats_id = Some(dispatcher.unmatched_route);
             let (_, length, content_type) = &dispatcher.not_found;
-            let headers = pyo3::types::PyList::new(py, [length, content_type])?;
-            let message = PyDict::new(py);
-            message.set_item(intern!(py, "type"), intern!(py, "http.response.start"))?;
-            message.set_item(intern!(py, "status"), 404)?;
-            message.set_item(intern!(py, "headers"), headers)?;
+            let headers = pyo3::types::PyList::new(py, [length, content_type])?.into_any();
+            let message = dispatcher.names.start_message(py, 404, headers)?;
             self.stage = Stage::SendStart;
             return self.send_message(py, &message);
         }
-        // Errors, mounts, route middleware: the app's dispatcher, with the time
-        // routing started on its clock.
+        // The time routing started, on the Python dispatcher's clock.
         let elapsed = self.elapsed_ns();
         let now: u64 = dispatcher.perf_counter_ns.bind(py).call0()?.extract()?;
-        let coroutine = app.call_method1(
+        let coroutine = dispatcher.app.bind(py).call_method1(
             intern!(py, "_dispatch_recorded"),
             (
-                router.bind(py),
+                &config.router,
                 route_match,
                 scope,
                 &self.receive,
@@ -610,13 +697,7 @@ impl Serve {
                     self.response = Some(value.unbind());
                     self.stage = Stage::Respond;
                 } else {
-                    match dispatcher.to_response.bind(py).call1((value,)) {
-                        Ok(response) => {
-                            self.response = Some(response.unbind());
-                            self.stage = Stage::Respond;
-                        }
-                        Err(error) => self.failed(py, error)?,
-                    }
+                    self.convert_response(py, dispatcher, &value)?;
                 }
             }
             Stage::HandleException => {
@@ -624,21 +705,16 @@ impl Serve {
                 self.stage = Stage::Respond;
             }
             Stage::SendStart => {
+                let dispatcher = self.dispatcher(py);
+                let names = &dispatcher.get().names;
                 let body = match self.body.take() {
                     _ if self.head => PyBytes::new(py, b"").into_any(),
                     Some(body) => body.into_bound(py),
-                    None => self
-                        .dispatcher(py)
-                        .get()
-                        .not_found
-                        .0
-                        .bind(py)
-                        .clone()
-                        .into_any(),
+                    None => dispatcher.get().not_found.0.bind(py).clone().into_any(),
                 };
                 let message = PyDict::new(py);
-                message.set_item(intern!(py, "type"), intern!(py, "http.response.body"))?;
-                message.set_item(intern!(py, "body"), body)?;
+                message.set_item(names.type_.bind(py), names.response_body.bind(py))?;
+                message.set_item(names.body.bind(py), body)?;
                 self.stage = Stage::SendBody;
                 self.send_message(py, &message)?;
             }
@@ -656,16 +732,32 @@ impl Serve {
             }
             Stage::CloseForm => self.stage = Stage::AfterClose,
             Stage::Background | Stage::Delegate => self.stage = Stage::Done,
-            stage => {
-                return Err(PyException::new_err(format!(
-                    "covet driver: unexpected return in stage {stage:?}"
-                )))
-            }
+            stage => return Err(stage_error("unexpected return", stage)),
         }
         Ok(())
     }
 
+    /// The handler returned something else than a response (a dict, a str...).
+    #[inline(never)]
+    fn convert_response(
+        &mut self,
+        py: Python<'_>,
+        dispatcher: &Dispatcher,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        match dispatcher.to_response.bind(py).call1((value,)) {
+            Ok(response) => {
+                self.response = Some(response.unbind());
+                self.stage = Stage::Respond;
+                Ok(())
+            }
+            Err(error) => self.failed(py, error),
+        }
+    }
+
     /// The current awaitable raised `error`.
+    #[cold]
+    #[inline(never)]
     fn failed(&mut self, py: Python<'_>, error: PyErr) -> PyResult<()> {
         match self.stage {
             Stage::Handler if error.is_instance_of::<PyException>(py) => {
@@ -717,33 +809,52 @@ impl Serve {
         let dispatcher = self.dispatcher(py);
         let dispatcher = dispatcher.get();
         let Some(response) = self.response.as_ref().map(|r| r.bind(py).clone()) else {
-            return Err(PyException::new_err("covet driver: no response"));
+            return Err(driver_error("no response"));
         };
-        let sends_itself = match response.cast::<ResponseBase>()?.borrow().sends_itself() {
-            Some(known) => known,
-            None => !response
-                .get_type()
-                .getattr(intern!(py, "__call__"))?
-                .is(dispatcher.send_rendered.bind(py)),
+        let rendering = {
+            let base = response.cast::<ResponseBase>()?.borrow();
+            let sends_itself = match base.sends_itself() {
+                Some(known) => known,
+                None => !response
+                    .get_type()
+                    .getattr(intern!(py, "__call__"))?
+                    .is(dispatcher.send_rendered.bind(py)),
+            };
+            if sends_itself {
+                None
+            } else {
+                Some(base.rendering(py)?)
+            }
         };
-        if !sends_itself {
+        if let Some(rendering) = rendering {
             // A fully rendered response: its two messages, sent from here, read
             // from the Rust struct once (the handler is done with it).
-            let rendering = response.cast::<ResponseBase>()?.borrow().rendering(py)?;
             self.response_status = rendering.status_code;
             self.body = Some(rendering.body);
             // Run only after a successful send: a failure ends in `error`.
             self.background = rendering.background;
-            let message = PyDict::new(py);
-            message.set_item(intern!(py, "type"), intern!(py, "http.response.start"))?;
-            message.set_item(intern!(py, "status"), rendering.status_code)?;
-            message.set_item(intern!(py, "headers"), rendering.raw_headers)?;
+            let message = dispatcher.names.start_message(
+                py,
+                rendering.status_code,
+                rendering.raw_headers.into_bound(py),
+            )?;
             self.stage = Stage::SendStart;
             return self.send_message(py, &message);
         }
-        // A response that sends itself (and runs its own background task).
+        self.respond_itself(py, dispatcher, &response)
+    }
+
+    /// A response that sends itself (and runs its own background task).
+    #[cold]
+    #[inline(never)]
+    fn respond_itself(
+        &mut self,
+        py: Python<'_>,
+        dispatcher: &Dispatcher,
+        response: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         let coroutine = dispatcher.send_response.bind(py).call1((
-            &response,
+            response,
             self.scope.bind(py),
             &self.receive,
             &self.send,
@@ -764,12 +875,21 @@ impl Serve {
         drop(dispatcher);
         self.stage = Stage::AfterClose;
         if let Some(request) = &self.request {
-            let request = request.bind(py);
-            if RequestBase::has_form(request)? {
-                let coroutine = request.call_method0(intern!(py, "close"))?;
-                self.stage = Stage::CloseForm;
-                self.inner = Some(awaitable(py, coroutine)?);
+            if RequestBase::has_form(request.bind(py))? {
+                self.close_form(py)?;
             }
+        }
+        Ok(())
+    }
+
+    /// The request read a form: its uploads are closed.
+    #[cold]
+    #[inline(never)]
+    fn close_form(&mut self, py: Python<'_>) -> PyResult<()> {
+        if let Some(request) = &self.request {
+            let coroutine = request.bind(py).call_method0(intern!(py, "close"))?;
+            self.stage = Stage::CloseForm;
+            self.inner = Some(awaitable(py, coroutine)?);
         }
         Ok(())
     }
@@ -780,15 +900,32 @@ impl Serve {
             return Err(error);
         }
         if let Some(background) = self.background.take() {
-            let dispatcher = self.dispatcher(py);
-            let coroutine = dispatcher.get().run_task.bind(py).call1((background,))?;
-            self.stage = Stage::Background;
-            self.inner = Some(awaitable(py, coroutine)?);
-            return Ok(());
+            return self.run_background(py, background);
         }
         self.stage = Stage::Done;
         Ok(())
     }
+
+    #[cold]
+    #[inline(never)]
+    fn run_background(&mut self, py: Python<'_>, background: Py<PyAny>) -> PyResult<()> {
+        let dispatcher = self.dispatcher(py);
+        let coroutine = dispatcher.get().run_task.bind(py).call1((background,))?;
+        self.stage = Stage::Background;
+        self.inner = Some(awaitable(py, coroutine)?);
+        Ok(())
+    }
+}
+
+/// An internal error of the driver (a bug, not a request's doing).
+#[cold]
+fn driver_error(what: &str) -> PyErr {
+    PyException::new_err(format!("covet driver: {what}"))
+}
+
+#[cold]
+fn stage_error(what: &str, stage: Stage) -> PyErr {
+    driver_error(&format!("{what} in stage {stage:?}"))
 }
 
 /// Whether `value` is the str `text`: first by identity with its interned copy
