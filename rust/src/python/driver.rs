@@ -38,7 +38,6 @@ pub struct Dispatcher {
     not_found: (Py<PyBytes>, Py<PyAny>, Py<PyAny>),
     unmatched_route: i64,
     request_class: RequestFactory,
-    response_class: Py<PyType>,
     /// `Response.__call__`: a response of a class that keeps it is fully rendered.
     send_rendered: Py<PyAny>,
     to_response: Py<PyAny>,
@@ -195,7 +194,6 @@ impl Dispatcher {
             not_found,
             unmatched_route,
             request_class: RequestFactory::new(request_class)?,
-            response_class: response_class.unbind(),
             send_rendered,
             to_response,
             send_response,
@@ -693,7 +691,9 @@ impl Serve {
             Stage::Handler => {
                 let dispatcher = self.dispatcher(py);
                 let dispatcher = dispatcher.get();
-                if value.is_instance(dispatcher.response_class.bind(py))? {
+                // Every `Response` is a `ResponseBase` and nothing else is: a type
+                // check, not an `isinstance` call.
+                if value.cast::<ResponseBase>().is_ok() {
                     self.response = Some(value.unbind());
                     self.stage = Stage::Respond;
                 } else {
