@@ -150,7 +150,7 @@ impl Dispatcher {
         app: Py<PyAny>,
         stats: Py<PyStats>,
         request_class: Bound<'_, PyType>,
-        response_class: Bound<'_, PyType>,
+        response_class: &Bound<'_, PyType>,
         to_response: Py<PyAny>,
         send_response: Py<PyAny>,
         run_task: Py<PyAny>,
