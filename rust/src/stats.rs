@@ -1,10 +1,12 @@
 //! Application statistics: request counts, per-status counts, 5xx errors, a latency
 //! histogram and the number of open WebSocket connections.
 //!
-//! Recording is lock-free: every counter is an `AtomicU64` updated with relaxed
-//! fetch-adds, so concurrent recorders (threads or, from Python, any number of
-//! requests) never wait on each other and no update is ever lost. The memory is fixed
-//! at construction (about 23 KiB) whatever the traffic.
+//! Recording is lock-free: every counter is an `AtomicU64`. With `Writers::Concurrent`
+//! it is updated with relaxed fetch-adds, so concurrent recorders never wait on each
+//! other and no update is ever lost; with `Writers::Serialized` (recorders that
+//! already take turns: from Python, under the GIL) with a plain load and store,
+//! several times cheaper than a locked add. The memory is fixed at construction
+//! (about 23 KiB) whatever the traffic.
 //!
 //! Latencies go into a log-linear histogram (the HDR-histogram layout): values below
 //! 32 ns have a bucket each, and every power of two above is split into 32 equal
@@ -103,7 +105,29 @@ impl Snapshot {
     }
 }
 
+/// Who records at the same time, which decides how a counter is bumped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writers {
+    /// Any number of threads: atomic read-modify-writes.
+    Concurrent,
+    /// One at a time (the recorders hold a lock, such as the GIL): a plain load and
+    /// store of the atomic (~1 ns against ~5 ns for a locked add).
+    Serialized,
+}
+
+impl Writers {
+    fn add(self, counter: &AtomicU64, n: u64) {
+        match self {
+            Writers::Concurrent => {
+                counter.fetch_add(n, Relaxed);
+            }
+            Writers::Serialized => counter.store(counter.load(Relaxed).wrapping_add(n), Relaxed),
+        }
+    }
+}
+
 pub struct Stats {
+    writers: Writers,
     requests: AtomicU64,
     total_ns: AtomicU64,
     errors: AtomicU64,
@@ -129,8 +153,14 @@ impl Default for Stats {
 }
 
 impl Stats {
+    /// Statistics any number of threads may record at once.
     pub fn new() -> Self {
+        Self::with_writers(Writers::Concurrent)
+    }
+
+    pub fn with_writers(writers: Writers) -> Self {
         Self {
+            writers,
             requests: AtomicU64::new(0),
             total_ns: AtomicU64::new(0),
             errors: AtomicU64::new(0),
@@ -142,26 +172,27 @@ impl Stats {
             websocket_total: AtomicU64::new(0),
             client_disconnects: AtomicU64::new(0),
             resets: AtomicU64::new(0),
-            routes: RouteTable::new(),
+            routes: RouteTable::with_writers(writers),
         }
     }
 
     /// Records one finished request. A status outside 100..=999 is counted in the
     /// totals and the histogram but has no per-status entry.
     pub fn record(&self, status: u16, elapsed_ns: u64) {
-        self.requests.fetch_add(1, Relaxed);
-        self.total_ns.fetch_add(elapsed_ns, Relaxed);
+        let writers = self.writers;
+        writers.add(&self.requests, 1);
+        writers.add(&self.total_ns, elapsed_ns);
         if let Some(slot) = status
             .checked_sub(STATUS_MIN)
             .and_then(|i| self.status.get(usize::from(i)))
         {
-            slot.fetch_add(1, Relaxed);
+            writers.add(slot, 1);
         }
         if (500..600).contains(&status) {
-            self.errors.fetch_add(1, Relaxed);
+            writers.add(&self.errors, 1);
         }
         if let Some(bucket) = self.histogram.get(bucket_index(elapsed_ns)) {
-            bucket.fetch_add(1, Relaxed);
+            writers.add(bucket, 1);
         }
         // Read first: the extremes rarely change, and a plain load is cheaper than
         // a read-modify-write on every request.
@@ -418,6 +449,23 @@ mod tests {
             assert!(err < 0.02, "got {got}, want {want}");
         }
         assert_eq!(s.max_ns, 10_000_000);
+    }
+
+    #[test]
+    fn serialized_writers_count_as_concurrent_ones() {
+        let concurrent = Stats::new();
+        let serialized = Stats::with_writers(Writers::Serialized);
+        let id = routes::route_id("/serialized/{id}").expect("registry has room");
+        for (i, status) in [200u16, 201, 404, 500, 503, 200].into_iter().enumerate() {
+            let elapsed = 1_000 * (i as u64 + 1);
+            for stats in [&concurrent, &serialized] {
+                stats.record(status, elapsed);
+                stats.record_route(id, routes::method_index("GET"), status, elapsed);
+            }
+        }
+        assert_eq!(concurrent.snapshot(), serialized.snapshot());
+        assert_eq!(concurrent.route_snapshot(), serialized.route_snapshot());
+        assert_eq!(serialized.snapshot().requests, 6);
     }
 
     #[test]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from covet import _core
-from covet.app import create_asgi_app
+from covet.app import CovetASGIApp, create_asgi_app
 from covet.requests import Request
 from covet.routing import Route
 from formhelpers import encode_multipart
@@ -34,6 +34,42 @@ def test_the_entry_is_a_coroutine_function_to_servers() -> None:
     assert isinstance(app._serve, _core.Dispatcher)
     assert asyncio.iscoroutinefunction(app.__call__)
     assert inspect.isawaitable(app._serve(http_scope(), None, None))
+
+
+async def test_the_call_follows_middleware_added_later_and_a_subclass_call() -> None:
+    async def hello(request: Request) -> str:
+        return "hello"
+
+    seen: list[str] = []
+
+    class Tagging:
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            seen.append("middleware")
+            await self.app(scope, receive, send)
+
+    class Wrapped(CovetASGIApp):
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            seen.append("subclass")
+            await super().__call__(scope, receive, send)
+
+    app = Wrapped(routes=[Route("/", hello)])
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(http_scope(), receive, send)
+    app.add_middleware(Tagging)
+    await app(http_scope(), receive, send)
+    assert seen == ["subclass", "subclass", "middleware"]
+    assert [m["body"] for m in sent if m["type"] == "http.response.body"] == [b"hello"] * 2
+    assert asyncio.iscoroutinefunction(app.__call__)
 
 
 async def test_waits_of_the_handler_reach_the_event_loop() -> None:

@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use super::driver::Dispatcher;
+use super::gil::GilCell;
 
 /// What a call of the application runs.
 enum Entry {
@@ -20,9 +21,9 @@ enum Entry {
     Other(Py<PyAny>),
 }
 
-#[pyclass(name = "AppBase", module = "covet._core", subclass)]
+#[pyclass(name = "AppBase", module = "covet._core", subclass, frozen)]
 pub struct AppBase {
-    entry: Entry,
+    entry: GilCell<Entry>,
 }
 
 #[pymethods]
@@ -31,7 +32,7 @@ impl AppBase {
     #[pyo3(signature = (*_args, **_kwargs))]
     fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
         AppBase {
-            entry: Entry::Unset,
+            entry: GilCell::new(Entry::Unset),
         }
     }
 
@@ -42,42 +43,54 @@ impl AppBase {
         receive: Py<PyAny>,
         send: Py<PyAny>,
     ) -> PyResult<Py<PyAny>> {
-        match &self.entry {
+        let other = match &*self.entry.borrow(py)? {
             Entry::Driver(driver) => {
+                // Only builds the awaitable: no Python code runs under the borrow.
                 let serve = Dispatcher::serve(driver.bind(py), scope, receive, send);
-                Ok(Py::new(py, serve)?.into_any())
+                return Ok(Py::new(py, serve)?.into_any());
             }
-            Entry::Other(entry) => entry.call1(py, (scope, receive, send)),
-            Entry::Unset => Err(PyRuntimeError::new_err(
-                "the application is called before its __init__ has finished",
-            )),
-        }
+            Entry::Other(entry) => entry.clone_ref(py),
+            Entry::Unset => {
+                return Err(PyRuntimeError::new_err(
+                    "the application is called before its __init__ has finished",
+                ))
+            }
+        };
+        // Called once the borrow has ended: the entry runs Python code.
+        other.call1(py, (scope, receive, send))
     }
 
     /// Chooses what `app(scope, receive, send)` runs. `app.__call__` (an instance
     /// attribute, which the call itself never looks up) is set to the same callable:
     /// servers tell an ASGI 3 app by `app.__call__` being a coroutine function.
     fn _set_entry(slf: &Bound<'_, Self>, entry: Bound<'_, PyAny>) -> PyResult<()> {
-        slf.as_any()
-            .setattr(intern!(slf.py(), "__call__"), &entry)?;
-        slf.borrow_mut().entry = match entry.cast_into::<Dispatcher>() {
+        let py = slf.py();
+        slf.as_any().setattr(intern!(py, "__call__"), &entry)?;
+        let entry = match entry.cast_into::<Dispatcher>() {
             Ok(driver) => Entry::Driver(driver.unbind()),
             Err(other) => Entry::Other(other.into_inner().unbind()),
         };
+        // The old entry is dropped after the borrow ends (dropping may run code).
+        let old = std::mem::replace(&mut *slf.get().entry.borrow_mut(py)?, entry);
+        drop(old);
         Ok(())
     }
 
     // The app holds its driver and the driver the app: let the collector see it.
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        match &self.entry {
-            Entry::Driver(driver) => visit.call(driver),
-            Entry::Other(entry) => visit.call(entry),
-            Entry::Unset => Ok(()),
+        match self.entry.try_borrow_attached().as_deref() {
+            Some(Entry::Driver(driver)) => visit.call(driver),
+            Some(Entry::Other(entry)) => visit.call(entry),
+            Some(Entry::Unset) | None => Ok(()),
         }
     }
 
-    fn __clear__(&mut self) {
-        self.entry = Entry::Unset;
+    fn __clear__(&self) {
+        let old = self
+            .entry
+            .try_borrow_mut_attached()
+            .map(|mut entry| std::mem::replace(&mut *entry, Entry::Unset));
+        drop(old);
     }
 }
 

@@ -10,7 +10,6 @@
 //! exception handlers, upload clean-up, background tasks) is delegated to the
 //! application's Python coroutines, driven the same way.
 
-use std::sync::Mutex;
 use std::time::Instant;
 
 use pyo3::exceptions::{PyException, PyStopIteration};
@@ -19,6 +18,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyType};
 
+use super::gil::GilCell;
 use super::render::ResponseBase;
 use super::request::{RequestBase, RequestFactory};
 use super::router::{required, PyRouter, RouteMatch, NOT_FOUND};
@@ -28,12 +28,12 @@ use crate::stats::routes::method_index;
 /// The objects the driver calls, looked up once per application, and the app's
 /// settings it reads on every request (kept current by `configure`). Frozen: the
 /// stages of a request read it without a borrow flag; the settings `configure`
-/// changes sit behind one lock, taken once per request.
+/// changes sit in a `GilCell`, borrowed once per request.
 #[pyclass(name = "Dispatcher", module = "covet._core", frozen)]
 pub struct Dispatcher {
     app: Py<PyAny>,
     stats: Py<PyStats>,
-    config: Mutex<Config>,
+    config: GilCell<Config>,
     /// The default 404: its body and header tuples, made once.
     not_found: (Py<PyBytes>, Py<PyAny>, Py<PyAny>),
     unmatched_route: i64,
@@ -132,14 +132,6 @@ impl Config {
     }
 }
 
-impl Dispatcher {
-    fn lock_config(&self) -> PyResult<std::sync::MutexGuard<'_, Config>> {
-        self.config
-            .lock()
-            .map_err(|_| PyException::new_err("covet driver: the settings lock is poisoned"))
-    }
-}
-
 #[pymethods]
 impl Dispatcher {
     #[new]
@@ -190,7 +182,7 @@ impl Dispatcher {
         Ok(Dispatcher {
             app,
             stats,
-            config: Mutex::new(Config::default()),
+            config: GilCell::new(Config::default()),
             not_found,
             unmatched_route,
             request_class: RequestFactory::new(request_class)?,
@@ -226,6 +218,7 @@ impl Dispatcher {
     #[pyo3(signature = (router, max_header_count, max_url_length, handlers))]
     fn configure(
         &self,
+        py: Python<'_>,
         router: Bound<'_, PyAny>,
         max_header_count: Option<usize>,
         max_url_length: Option<usize>,
@@ -238,8 +231,9 @@ impl Dispatcher {
             max_url_length,
             handlers,
         };
-        // The old settings are dropped after the lock is released.
-        let old = std::mem::replace(&mut *self.lock_config()?, config);
+        // The old settings are dropped after the borrow ends (dropping them may run
+        // Python code).
+        let old = std::mem::replace(&mut *self.config.borrow_mut(py)?, config);
         drop(old);
         Ok(())
     }
@@ -248,10 +242,9 @@ impl Dispatcher {
     // collector see the edges (the app's own clear breaks the cycle).
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
         visit.call(&self.app)?;
-        // Never block in the collector. The lock is held only to move or copy
-        // references (no allocation, so no collection can start under it), so
-        // `try_lock` succeeds here.
-        if let Ok(config) = self.config.try_lock() {
+        // The settings are borrowed only to move or copy references (no allocation,
+        // so no collection starts meanwhile): the borrow succeeds here.
+        if let Some(config) = self.config.try_borrow_attached() {
             if let Some((router, _)) = &config.router {
                 visit.call(router)?;
             }
@@ -277,7 +270,7 @@ impl Dispatcher {
         receive: Py<PyAny>,
         send: Py<PyAny>,
     ) -> Serve {
-        Serve {
+        Serve(GilCell::new(Flight {
             dispatcher: slf.clone().unbind(),
             scope: scope.unbind(),
             receive,
@@ -295,7 +288,7 @@ impl Dispatcher {
             head: false,
             background: None,
             error: None,
-        }
+        }))
     }
 }
 
@@ -336,9 +329,14 @@ enum Input<'py> {
     Throw(Bound<'py, PyAny>),
 }
 
-/// One request in flight (see the module docs); awaitable once.
-#[pyclass(name = "Serve", module = "covet._core")]
-pub struct Serve {
+/// One request in flight (see the module docs); awaitable once. Its state is in a
+/// `GilCell`: resuming it takes no atomic operation.
+#[pyclass(name = "Serve", module = "covet._core", frozen)]
+pub struct Serve(GilCell<Flight>);
+
+/// The state of a request in flight: the stage it is at, what it awaits, what it has
+/// made so far.
+pub struct Flight {
     dispatcher: Py<Dispatcher>,
     scope: Py<PyDict>,
     receive: Py<PyAny>,
@@ -367,20 +365,26 @@ pub struct Serve {
 
 #[pymethods]
 impl Serve {
-    fn __await__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+    fn __await__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
         slf
     }
 
-    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
         slf
     }
 
-    fn __next__(mut slf: PyRefMut<'_, Self>, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        slf.drive(py, Input::Value(py.None().into_bound(py)))
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.0
+            .borrow_mut(py)?
+            .drive(py, Input::Value(py.None().into_bound(py)))
     }
 
-    fn send(mut slf: PyRefMut<'_, Self>, py: Python<'_>, value: Py<PyAny>) -> PyResult<Py<PyAny>> {
-        match slf.drive(py, Input::Value(value.into_bound(py)))? {
+    fn send(&self, py: Python<'_>, value: Py<PyAny>) -> PyResult<Py<PyAny>> {
+        match self
+            .0
+            .borrow_mut(py)?
+            .drive(py, Input::Value(value.into_bound(py)))?
+        {
             Some(yielded) => Ok(yielded),
             None => Err(PyStopIteration::new_err(py.None())),
         }
@@ -388,7 +392,7 @@ impl Serve {
 
     #[pyo3(signature = (typ, val = None, _tb = None))]
     fn throw(
-        mut slf: PyRefMut<'_, Self>,
+        &self,
         py: Python<'_>,
         typ: Bound<'_, PyAny>,
         val: Option<Bound<'_, PyAny>>,
@@ -399,25 +403,29 @@ impl Serve {
             _ if typ.is_instance_of::<PyType>() => typ.call0()?,
             _ => typ,
         };
-        match slf.drive(py, Input::Throw(error))? {
+        match self.0.borrow_mut(py)?.drive(py, Input::Throw(error))? {
             Some(yielded) => Ok(yielded),
             None => Err(PyStopIteration::new_err(py.None())),
         }
     }
 
     // A request in flight holds the handler's coroutine, which may hold (through
-    // its frames) whatever awaits this object: let the cycle collector see it all.
+    // its frames) whatever awaits this object: let the cycle collector see it all
+    // (unless it is running: then it is reachable from the running frame anyway).
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        visit.call(&self.dispatcher)?;
-        visit.call(&self.scope)?;
-        visit.call(&self.receive)?;
-        visit.call(&self.send)?;
+        let Some(flight) = self.0.try_borrow_attached() else {
+            return Ok(());
+        };
+        visit.call(&flight.dispatcher)?;
+        visit.call(&flight.scope)?;
+        visit.call(&flight.receive)?;
+        visit.call(&flight.send)?;
         for held in [
-            &self.inner,
-            &self.request,
-            &self.response,
-            &self.body,
-            &self.background,
+            &flight.inner,
+            &flight.request,
+            &flight.response,
+            &flight.body,
+            &flight.background,
         ]
         .into_iter()
         .flatten()
@@ -427,18 +435,28 @@ impl Serve {
         Ok(())
     }
 
-    fn __clear__(&mut self) {
-        self.inner = None;
-        self.request = None;
-        self.response = None;
-        self.body = None;
-        self.background = None;
-        self.stage = Stage::Done;
+    fn __clear__(&self) {
+        // The references are dropped after the borrow ends (dropping may run code).
+        let taken = self.0.try_borrow_mut_attached().map(|mut flight| {
+            flight.stage = Stage::Done;
+            (
+                flight.inner.take(),
+                flight.request.take(),
+                flight.response.take(),
+                flight.body.take(),
+                flight.background.take(),
+            )
+        });
+        drop(taken);
     }
 
-    fn close(mut slf: PyRefMut<'_, Self>, py: Python<'_>) -> PyResult<()> {
-        slf.stage = Stage::Done;
-        if let Some(inner) = slf.inner.take() {
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let inner = {
+            let mut flight = self.0.borrow_mut(py)?;
+            flight.stage = Stage::Done;
+            flight.inner.take()
+        };
+        if let Some(inner) = inner {
             let inner = inner.bind(py);
             if inner.hasattr(intern!(py, "close"))? {
                 inner.call_method0(intern!(py, "close"))?;
@@ -492,7 +510,7 @@ fn resume<'py>(py: Python<'py>, inner: &Py<PyAny>, input: Input<'py>) -> Outcome
     }
 }
 
-impl Serve {
+impl Flight {
     /// Runs the request until it waits (returns what it waits on) or is done.
     fn drive<'py>(&mut self, py: Python<'py>, input: Input<'py>) -> PyResult<Option<Py<PyAny>>> {
         let mut input = Some(input);
@@ -549,8 +567,8 @@ impl Serve {
         let method = method.cast::<PyString>()?.to_str()?;
         self.head = method == "HEAD";
         self.method = method_index(method);
-        let config = dispatcher.lock_config()?.copy(py)?;
-        let core = config.core.borrow();
+        let config = dispatcher.config.borrow(py)?.copy(py)?;
+        let core = config.core.get().table(py)?;
         if core.has_hosts {
             drop(core);
             return self.route_in_python(py, dispatcher, &config, &scope);
@@ -596,7 +614,7 @@ impl Serve {
         config: &Settings<'_>,
         scope: &Bound<'_, PyDict>,
     ) -> PyResult<()> {
-        let slash = config.core.borrow().redirect_slashes;
+        let slash = config.core.get().table(py)?.redirect_slashes;
         let route_match = config
             .router
             .call_method1(
@@ -812,7 +830,7 @@ impl Serve {
             return Err(driver_error("no response"));
         };
         let rendering = {
-            let base = response.cast::<ResponseBase>()?.borrow();
+            let base = response.cast::<ResponseBase>()?.get().fields(py)?;
             let sends_itself = match base.sends_itself() {
                 Some(known) => known,
                 None => !response

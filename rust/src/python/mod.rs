@@ -8,6 +8,7 @@ mod bases;
 mod driver;
 mod errors;
 mod forms;
+mod gil;
 mod parsers;
 mod ranges;
 mod render;
@@ -19,6 +20,7 @@ mod websocket;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    gil::require_gil(m.py())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     let defaults = pyo3::types::PyDict::new(m.py());
     for (name, value) in crate::limits::DEFAULTS {

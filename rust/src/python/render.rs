@@ -1,6 +1,7 @@
 //! Response rendering in one crossing: body bytes plus the ASGI header list, for the
 //! common case of a response without user headers (`Response.__init__`'s fast path).
 
+use std::cell::Ref;
 use std::sync::Mutex;
 
 use pyo3::intern;
@@ -10,6 +11,7 @@ use pyo3::types::{PyByteArray, PyBytes, PyList, PyMemoryView, PyString, PyTuple,
 
 use super::bases::refuse_shadowed_fields;
 use super::errors::header_error;
+use super::gil::GilCell;
 use crate::http::headers::{content_type_value, decimal, status_has_body};
 
 static ORJSON_DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -396,8 +398,13 @@ impl RenderSpec {
 /// Python attribute, stored only when it differs from the class default.
 /// `_render_spec` (set on each class by `Response.__init_subclass__`) gives the
 /// class defaults in one lookup: `(media_type, charset, always_json, own_render)`.
-#[pyclass(name = "ResponseBase", module = "covet._core", subclass)]
+#[pyclass(name = "ResponseBase", module = "covet._core", subclass, frozen)]
 pub struct ResponseBase {
+    fields: GilCell<ResponseFields>,
+}
+
+/// The fields of a `ResponseBase`.
+pub struct ResponseFields {
     status_code: Option<u16>,
     body: Option<Py<PyAny>>,
     raw_headers: Option<Py<PyAny>>,
@@ -416,6 +423,12 @@ pub struct Rendering {
 }
 
 impl ResponseBase {
+    pub fn fields<'a>(&'a self, py: Python<'_>) -> PyResult<Ref<'a, ResponseFields>> {
+        self.fields.borrow(py)
+    }
+}
+
+impl ResponseFields {
     pub fn sends_itself(&self) -> Option<bool> {
         self.sends_itself
     }
@@ -452,11 +465,13 @@ impl ResponseBase {
     #[pyo3(signature = (*_args, **_kwargs))]
     fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>) -> Self {
         ResponseBase {
-            status_code: None,
-            body: None,
-            raw_headers: None,
-            background: None,
-            sends_itself: None,
+            fields: GilCell::new(ResponseFields {
+                status_code: None,
+                body: None,
+                raw_headers: None,
+                background: None,
+                sends_itself: None,
+            }),
         }
     }
 
@@ -523,16 +538,19 @@ impl ResponseBase {
             false,
             Some(spec),
         )?;
-        {
-            let mut this = slf.borrow_mut();
-            this.status_code = Some(status_code);
-            this.body = Some(body.into_any().unbind());
-            this.raw_headers = Some(raw_headers.into_any().unbind());
-            this.background = background.filter(|b| !b.is_none()).map(Bound::unbind);
-            this.sends_itself = Some(spec.sends_itself);
-        }
-        // The media type is stored only when it differs from the class default (a
-        // class attribute): the common case stores nothing.
+        let old = std::mem::replace(
+            &mut *slf.get().fields.borrow_mut(py)?,
+            ResponseFields {
+                status_code: Some(status_code),
+                body: Some(body.into_any().unbind()),
+                raw_headers: Some(raw_headers.into_any().unbind()),
+                background: background.filter(|b| !b.is_none()).map(Bound::unbind),
+                sends_itself: Some(spec.sends_itself),
+            },
+        );
+        drop(old); // after the borrow: dropping may run code
+                   // The media type is stored only when it differs from the class default (a
+                   // class attribute): the common case stores nothing.
         if explicit_media || spec.own_render || (spec.media_type.is_none() && media_type.is_some())
         {
             slf.as_any().setattr(
@@ -548,57 +566,79 @@ impl ResponseBase {
         refuse_shadowed_fields(cls, &cls.py().get_type::<ResponseBase>(), "response")
     }
 
+    // The setters drop the old value after the borrow ends: dropping may run code.
     #[getter]
-    fn status_code(&self) -> PyResult<u16> {
-        self.status_code.ok_or_else(|| unset("status_code"))
+    fn status_code(&self, py: Python<'_>) -> PyResult<u16> {
+        self.fields
+            .borrow(py)?
+            .status_code
+            .ok_or_else(|| unset("status_code"))
     }
 
     #[setter]
-    fn set_status_code(&mut self, status_code: Option<u16>) {
-        self.status_code = status_code;
+    fn set_status_code(&self, py: Python<'_>, status_code: Option<u16>) -> PyResult<()> {
+        self.fields.borrow_mut(py)?.status_code = status_code;
+        Ok(())
     }
 
     #[getter]
     fn body(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.body
+        self.fields
+            .borrow(py)?
+            .body
             .as_ref()
             .map(|b| b.clone_ref(py))
             .ok_or_else(|| unset("body"))
     }
 
     #[setter]
-    fn set_body(&mut self, body: Option<Py<PyAny>>) {
-        self.body = body;
+    fn set_body(&self, py: Python<'_>, body: Option<Py<PyAny>>) -> PyResult<()> {
+        let old = std::mem::replace(&mut self.fields.borrow_mut(py)?.body, body);
+        drop(old);
+        Ok(())
     }
 
     #[getter]
     fn raw_headers(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.raw_headers
+        self.fields
+            .borrow(py)?
+            .raw_headers
             .as_ref()
             .map(|h| h.clone_ref(py))
             .ok_or_else(|| unset("raw_headers"))
     }
 
     #[setter]
-    fn set_raw_headers(&mut self, raw_headers: Option<Py<PyAny>>) {
-        self.raw_headers = raw_headers;
+    fn set_raw_headers(&self, py: Python<'_>, raw_headers: Option<Py<PyAny>>) -> PyResult<()> {
+        let old = std::mem::replace(&mut self.fields.borrow_mut(py)?.raw_headers, raw_headers);
+        drop(old);
+        Ok(())
     }
 
     /// The task run after the response is sent; None when there is none.
     #[getter]
-    fn background(&self, py: Python<'_>) -> Py<PyAny> {
-        self.background
+    fn background(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(self
+            .fields
+            .borrow(py)?
+            .background
             .as_ref()
-            .map_or_else(|| py.None(), |b| b.clone_ref(py))
+            .map_or_else(|| py.None(), |b| b.clone_ref(py)))
     }
 
     #[setter]
-    fn set_background(&mut self, background: Option<Bound<'_, PyAny>>) {
-        self.background = background.filter(|b| !b.is_none()).map(Bound::unbind);
+    fn set_background(&self, py: Python<'_>, background: Option<Bound<'_, PyAny>>) -> PyResult<()> {
+        let background = background.filter(|b| !b.is_none()).map(Bound::unbind);
+        let old = std::mem::replace(&mut self.fields.borrow_mut(py)?.background, background);
+        drop(old);
+        Ok(())
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        for held in [&self.body, &self.raw_headers, &self.background]
+        let Some(fields) = self.fields.try_borrow_attached() else {
+            return Ok(());
+        };
+        for held in [&fields.body, &fields.raw_headers, &fields.background]
             .into_iter()
             .flatten()
         {
@@ -607,10 +647,15 @@ impl ResponseBase {
         Ok(())
     }
 
-    fn __clear__(&mut self) {
-        self.body = None;
-        self.raw_headers = None;
-        self.background = None;
+    fn __clear__(&self) {
+        let old = self.fields.try_borrow_mut_attached().map(|mut fields| {
+            (
+                fields.body.take(),
+                fields.raw_headers.take(),
+                fields.background.take(),
+            )
+        });
+        drop(old);
     }
 }
 

@@ -12,9 +12,15 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
 
 use super::bases::refuse_shadowed_fields;
+use super::gil::GilCell;
 
-#[pyclass(name = "RequestBase", module = "covet._core", subclass)]
+#[pyclass(name = "RequestBase", module = "covet._core", subclass, frozen)]
 pub struct RequestBase {
+    fields: GilCell<RequestFields>,
+}
+
+/// The fields of a `RequestBase`.
+struct RequestFields {
     scope: Option<Py<PyAny>>,
     receive: Option<Py<PyAny>>,
     /// Made on first read when the route has none (a plain GET allocates no dict).
@@ -45,24 +51,33 @@ impl RequestBase {
     #[pyo3(signature = (*_args, **_kwargs))]
     fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
         RequestBase {
-            scope: None,
-            receive: None,
-            path_params: None,
-            form: None,
+            fields: GilCell::new(RequestFields {
+                scope: None,
+                receive: None,
+                path_params: None,
+                form: None,
+            }),
         }
     }
 
     /// `Request(scope, receive=None, path_params=None)`.
     #[pyo3(signature = (scope, receive = None, path_params = None))]
     fn __init__(
-        &mut self,
+        &self,
+        py: Python<'_>,
         scope: Py<PyAny>,
         receive: Option<Py<PyAny>>,
         path_params: Option<Py<PyAny>>,
-    ) {
-        self.scope = Some(scope);
-        self.receive = receive;
-        self.path_params = path_params;
+    ) -> PyResult<()> {
+        let mut fields = self.fields.borrow_mut(py)?;
+        let old = (
+            fields.scope.replace(scope),
+            std::mem::replace(&mut fields.receive, receive),
+            std::mem::replace(&mut fields.path_params, path_params),
+        );
+        drop(fields);
+        drop(old); // after the borrow: dropping may run code
+        Ok(())
     }
 
     #[classmethod]
@@ -70,81 +85,117 @@ impl RequestBase {
         refuse_shadowed_fields(cls, &cls.py().get_type::<RequestBase>(), "request")
     }
 
+    // The setters drop the old value after the borrow ends: dropping may run code.
     #[getter]
-    fn scope(&self, py: Python<'_>) -> Py<PyAny> {
-        self.scope
+    fn scope(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(self
+            .fields
+            .borrow(py)?
+            .scope
             .as_ref()
-            .map_or_else(|| py.None(), |s| s.clone_ref(py))
+            .map_or_else(|| py.None(), |s| s.clone_ref(py)))
     }
 
     #[setter]
-    fn set_scope(&mut self, scope: Py<PyAny>) {
-        self.scope = Some(scope);
+    fn set_scope(&self, py: Python<'_>, scope: Py<PyAny>) -> PyResult<()> {
+        let old = self.fields.borrow_mut(py)?.scope.replace(scope);
+        drop(old);
+        Ok(())
     }
 
     #[getter(_receive)]
     fn receive(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        match &self.receive {
-            Some(receive) => Ok(receive.clone_ref(py)),
+        let receive = self
+            .fields
+            .borrow(py)?
+            .receive
+            .as_ref()
+            .map(|r| r.clone_ref(py));
+        match receive {
+            Some(receive) => Ok(receive),
             None => no_receive_function(py),
         }
     }
 
     #[setter(_receive)]
-    fn set_receive(&mut self, receive: Py<PyAny>) {
-        self.receive = Some(receive);
+    fn set_receive(&self, py: Python<'_>, receive: Py<PyAny>) -> PyResult<()> {
+        let old = self.fields.borrow_mut(py)?.receive.replace(receive);
+        drop(old);
+        Ok(())
     }
 
     #[getter]
-    fn path_params(&mut self, py: Python<'_>) -> Py<PyAny> {
-        self.path_params
-            .get_or_insert_with(|| PyDict::new(py).into_any().unbind())
-            .clone_ref(py)
+    fn path_params(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        if let Some(params) = &self.fields.borrow(py)?.path_params {
+            return Ok(params.clone_ref(py));
+        }
+        let params = PyDict::new(py).into_any().unbind();
+        self.fields.borrow_mut(py)?.path_params = Some(params.clone_ref(py));
+        Ok(params)
     }
 
     #[setter]
-    fn set_path_params(&mut self, path_params: Py<PyAny>) {
-        self.path_params = Some(path_params);
+    fn set_path_params(&self, py: Python<'_>, path_params: Py<PyAny>) -> PyResult<()> {
+        let old = self.fields.borrow_mut(py)?.path_params.replace(path_params);
+        drop(old);
+        Ok(())
     }
 
     #[getter(_form)]
-    fn form(&self, py: Python<'_>) -> Py<PyAny> {
-        self.form
+    fn form(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(self
+            .fields
+            .borrow(py)?
+            .form
             .as_ref()
-            .map_or_else(|| py.None(), |f| f.clone_ref(py))
+            .map_or_else(|| py.None(), |f| f.clone_ref(py)))
     }
 
     #[setter(_form)]
-    fn set_form(&mut self, form: Option<Py<PyAny>>) {
-        self.form = form;
+    fn set_form(&self, py: Python<'_>, form: Option<Py<PyAny>>) -> PyResult<()> {
+        let old = std::mem::replace(&mut self.fields.borrow_mut(py)?.form, form);
+        drop(old);
+        Ok(())
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        for held in [&self.scope, &self.receive, &self.path_params, &self.form]
-            .into_iter()
-            .flatten()
+        let Some(fields) = self.fields.try_borrow_attached() else {
+            return Ok(());
+        };
+        for held in [
+            &fields.scope,
+            &fields.receive,
+            &fields.path_params,
+            &fields.form,
+        ]
+        .into_iter()
+        .flatten()
         {
             visit.call(held)?;
         }
         Ok(())
     }
 
-    fn __clear__(&mut self) {
-        self.scope = None;
-        self.receive = None;
-        self.path_params = None;
-        self.form = None;
+    fn __clear__(&self) {
+        let old = self.fields.try_borrow_mut_attached().map(|mut fields| {
+            (
+                fields.scope.take(),
+                fields.receive.take(),
+                fields.path_params.take(),
+                fields.form.take(),
+            )
+        });
+        drop(old);
     }
 }
 
 impl RequestBase {
     /// Whether `request` (the driver's request) has a parsed form to close.
     pub fn has_form(request: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let py = request.py();
         match request.cast::<RequestBase>() {
-            Ok(request) => Ok(request.borrow().form.is_some()),
-            Err(_) => Ok(!request
-                .getattr(pyo3::intern!(request.py(), "_form"))?
-                .is_none()),
+            Ok(request) => Ok(request.get().fields.borrow(py)?.form.is_some()),
+            Err(_) => Ok(!request.getattr(pyo3::intern!(py, "_form"))?.is_none()),
         }
     }
 }
@@ -192,7 +243,8 @@ impl RequestFactory {
         }
         let request = allocate(class)?;
         {
-            let mut fields = request.cast::<RequestBase>()?.borrow_mut();
+            // A new object: its fields are all None, nothing to drop.
+            let mut fields = request.cast::<RequestBase>()?.get().fields.borrow_mut(py)?;
             fields.scope = Some(scope.clone().into_any().unbind());
             fields.receive = Some(receive.clone_ref(py));
             fields.path_params = path_params.map(|p| p.into_any().unbind());

@@ -6,11 +6,13 @@
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use std::borrow::Cow;
+use std::cell::Ref;
 
 use pyo3::intern;
 use pyo3::types::{PyBytes, PyDict, PyString, PyType};
 
 use super::errors::route_error;
+use super::gil::GilCell;
 use crate::router::paths::{quote_path, strip_decoded_prefix, toggle_trailing_slash};
 use crate::router::{param_names, Match, ParamValue, Router, WEBSOCKET};
 
@@ -170,26 +172,57 @@ impl RouteMatch {
     }
 }
 
-#[pyclass(name = "Router", module = "covet._core")]
-pub struct PyRouter {
+/// The Rust matcher of a `CovetRouter` (its `_core`). Frozen, with its table in a
+/// `GilCell`: the driver borrows it once per request without an atomic operation.
+#[pyclass(name = "Router", module = "covet._core", frozen)]
+pub struct PyRouter(GilCell<RouteTable>);
+
+/// The routes of a `PyRouter` and the settings the driver reads with them.
+pub struct RouteTable {
     inner: Router<RouteEntry>,
     /// `CovetRouter.redirect_slashes`, kept here for the driver.
-    #[pyo3(get, set)]
     pub(crate) redirect_slashes: bool,
     /// Whether the `CovetRouter` has `Host` entries (matched in Python first).
-    #[pyo3(get, set)]
     pub(crate) has_hosts: bool,
+}
+
+impl PyRouter {
+    pub(crate) fn table<'a>(&'a self, py: Python<'_>) -> PyResult<Ref<'a, RouteTable>> {
+        self.0.borrow(py)
+    }
 }
 
 #[pymethods]
 impl PyRouter {
     #[new]
     fn new() -> Self {
-        Self {
+        PyRouter(GilCell::new(RouteTable {
             inner: Router::new(),
             redirect_slashes: true,
             has_hosts: false,
-        }
+        }))
+    }
+
+    #[getter]
+    fn redirect_slashes(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(self.0.borrow(py)?.redirect_slashes)
+    }
+
+    #[setter]
+    fn set_redirect_slashes(&self, py: Python<'_>, value: bool) -> PyResult<()> {
+        self.0.borrow_mut(py)?.redirect_slashes = value;
+        Ok(())
+    }
+
+    #[getter]
+    fn has_hosts(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(self.0.borrow(py)?.has_hosts)
+    }
+
+    #[setter]
+    fn set_has_hosts(&self, py: Python<'_>, value: bool) -> PyResult<()> {
+        self.0.borrow_mut(py)?.has_hosts = value;
+        Ok(())
     }
 
     /// Registers `route` for `pattern` and `methods`; returns the route's index.
@@ -198,7 +231,7 @@ impl PyRouter {
         reason = "PyO3 extracts a list as a Vec"
     )]
     fn add(
-        &mut self,
+        &self,
         py: Python<'_>,
         pattern: &str,
         methods: Vec<String>,
@@ -225,7 +258,9 @@ impl PyRouter {
             endpoint,
             stats_id,
         };
-        self.inner
+        self.0
+            .borrow_mut(py)?
+            .inner
             .insert(pattern, &methods, entry)
             .map(|id| id.0)
             .map_err(route_error)
@@ -241,7 +276,7 @@ impl PyRouter {
         path: &[u8],
         slash_hint: bool,
     ) -> PyResult<RouteMatch> {
-        self.route(py, method, path, slash_hint)
+        self.0.borrow(py)?.route(py, method, path, slash_hint)
     }
 
     /// Routes an HTTP or WebSocket scope: reads `type`, `method`, `raw_path` (else
@@ -265,7 +300,7 @@ impl PyRouter {
             None => PyString::new(py, WEBSOCKET).into_any(),
         };
         let method = method.cast::<PyString>()?.to_str()?;
-        self.match_request(
+        self.0.borrow(py)?.match_request(
             py,
             scope,
             method,
@@ -276,18 +311,26 @@ impl PyRouter {
     }
 
     /// The pattern a route was registered with, by index.
-    fn pattern(&self, route: usize) -> Option<&str> {
-        self.inner.route_pattern(crate::router::RouteId(route))
+    fn pattern(&self, py: Python<'_>, route: usize) -> PyResult<Option<String>> {
+        Ok(self
+            .0
+            .borrow(py)?
+            .inner
+            .route_pattern(crate::router::RouteId(route))
+            .map(str::to_owned))
     }
 
-    fn __len__(&self) -> usize {
-        self.inner.len()
+    fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(self.0.borrow(py)?.inner.len())
     }
 
     // Endpoints often reference the router through their module globals; let the
     // cycle collector see them.
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        for entry in self.inner.values() {
+        let Some(table) = self.0.try_borrow_attached() else {
+            return Ok(());
+        };
+        for entry in table.inner.values() {
             visit.call(&entry.route)?;
         }
         Ok(())
@@ -342,7 +385,7 @@ pub(crate) fn required<'py>(
         .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(key.clone().unbind()))
 }
 
-impl PyRouter {
+impl RouteTable {
     /// `match_scope` with the request's method already read (the driver reads it
     /// once, for the stats too).
     pub(crate) fn match_request<'py>(

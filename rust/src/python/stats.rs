@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
 use crate::stats::routes::{self, RouteSnapshot};
-use crate::stats::Stats;
+use crate::stats::{Stats, Writers};
 
 const NS_PER_SECOND: f64 = 1e9;
 const CLASS_NAMES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
@@ -38,8 +38,10 @@ pub struct PyStats {
 impl PyStats {
     #[new]
     fn new() -> Self {
+        // Every method runs attached to the interpreter, one thread at a time under
+        // the GIL (see `gil`): the counters need no locked adds.
         Self {
-            inner: Stats::new(),
+            inner: Stats::with_writers(Writers::Serialized),
         }
     }
 

@@ -23,7 +23,7 @@ use std::sync::atomic::{
 };
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::{bucket_index, BUCKETS, SUB_COUNT};
+use super::{bucket_index, Writers, BUCKETS, SUB_COUNT};
 
 /// The template every request that matched no route is counted under.
 pub const UNMATCHED_TEMPLATE: &str = "<unmatched>";
@@ -174,13 +174,13 @@ impl Cell {
         }
     }
 
-    pub fn record(&self, elapsed_ns: u64) {
+    pub fn record(&self, elapsed_ns: u64, writers: Writers) {
         let index = bucket_index(elapsed_ns);
         if let Some(group) = self.groups.get(index / SUB_COUNT) {
             let group = group.get_or_init(|| Box::new([const { AtomicU64::new(0) }; SUB_COUNT]));
-            group[index % SUB_COUNT].fetch_add(1, Relaxed);
+            writers.add(&group[index % SUB_COUNT], 1);
         }
-        self.total_ns.fetch_add(elapsed_ns, Relaxed);
+        writers.add(&self.total_ns, elapsed_ns);
         // Read first: the extremes rarely change, and a plain load is cheaper than
         // a read-modify-write on every request.
         if elapsed_ns > self.max_ns.load(Relaxed) {
@@ -278,6 +278,7 @@ type Segment = Box<[OnceLock<Box<RouteCells>>]>;
 
 /// Per-route cells of one `Stats`, indexed by route id.
 pub struct RouteTable {
+    writers: Writers,
     segments: [OnceLock<Segment>; SEGMENTS],
 }
 
@@ -305,9 +306,15 @@ impl Default for RouteTable {
 }
 
 impl RouteTable {
+    /// A table any number of threads may record into at once.
     pub fn new() -> Self {
+        Self::with_writers(Writers::Concurrent)
+    }
+
+    pub fn with_writers(writers: Writers) -> Self {
         registry(); // so that `is_registered` knows about `UNMATCHED`
         Self {
+            writers,
             segments: [const { OnceLock::new() }; SEGMENTS],
         }
     }
@@ -336,7 +343,7 @@ impl RouteTable {
         let cell = method.min(METHODS.len() - 1) * CLASSES + usize::from(class - 1);
         if let Some(cell) = route.cells.get(cell) {
             cell.get_or_init(|| Box::new(Cell::new()))
-                .record(elapsed_ns);
+                .record(elapsed_ns, self.writers);
         }
     }
 
@@ -483,7 +490,7 @@ mod tests {
         let cell = Cell::new();
         let stats = crate::stats::Stats::new();
         for v in 1..=10_000u64 {
-            cell.record(v * 1_000);
+            cell.record(v * 1_000, Writers::Concurrent);
             stats.record(200, v * 1_000);
         }
         let s = cell.snapshot();
@@ -502,7 +509,7 @@ mod tests {
     fn cell_allocates_only_the_groups_it_uses() {
         let cell = Cell::new();
         for v in [0u64, 31, 1_000_000, 1_000_001, u64::MAX] {
-            cell.record(v);
+            cell.record(v, Writers::Concurrent);
         }
         let used = cell.groups.iter().filter(|g| g.get().is_some()).count();
         assert_eq!(used, 3);
@@ -516,7 +523,7 @@ mod tests {
     fn cumulative_buckets_are_monotonic_and_end_at_the_count() {
         let cell = Cell::new();
         for ms in [1u64, 2, 3, 7, 40, 200, 900, 30_000] {
-            cell.record(ms * 1_000_000);
+            cell.record(ms * 1_000_000, Writers::Concurrent);
         }
         let bounds: Vec<u64> = [5u64, 10, 50, 100, 1_000, 10_000]
             .iter()
@@ -532,7 +539,7 @@ mod tests {
     fn cumulative_uses_the_bucket_midpoint() {
         let cell = Cell::new();
         let value = 1_000_000u64;
-        cell.record(value);
+        cell.record(value, Writers::Concurrent);
         let (low, high) = bucket_bounds(bucket_index(value));
         let mid = low + (high - low) / 2;
         let s = cell.snapshot();

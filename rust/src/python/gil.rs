@@ -1,0 +1,72 @@
+//! `GilCell`: mutable state of the per-request objects without atomic operations.
+//!
+//! PyO3 guards a mutable pyclass with an atomic borrow flag, made for free-threaded
+//! Python: a shared borrow is a compare-and-swap plus an atomic decrement, ~9 ns on
+//! this kind of machine against ~1 ns for a plain counter, and a plain request took
+//! about twenty of them (borrows, a settings lock). This module runs with the GIL
+//! (it does not declare free-threading support, and `require_gil` refuses an
+//! interpreter that keeps the GIL off), so attached threads already run one at a
+//! time: a `RefCell` whose every access takes the `Python` token keeps the same
+//! dynamic borrow check with ordinary loads and stores.
+
+use std::cell::{Ref, RefCell, RefMut};
+
+use pyo3::exceptions::{PyImportError, PyRuntimeError};
+use pyo3::prelude::*;
+
+/// A `RefCell` that threads share while attached to the interpreter.
+pub struct GilCell<T>(RefCell<T>);
+
+// SAFETY: the cell is only reached through `borrow`/`borrow_mut` (which take a
+// `Python` token, so the caller is attached) or `try_borrow_attached`/
+// `try_borrow_mut_attached` (called by the cycle collector, which runs attached).
+// Attached threads run one at a time under the GIL, which `require_gil` ensures is
+// on; a `Ref` is not `Send`, so it cannot cross `Python::detach`.
+unsafe impl<T: Send> Sync for GilCell<T> {}
+
+impl<T> GilCell<T> {
+    pub fn new(value: T) -> Self {
+        GilCell(RefCell::new(value))
+    }
+
+    /// A shared borrow; an error if the value is being changed (re-entrant use).
+    pub fn borrow<'a>(&'a self, _py: Python<'_>) -> PyResult<Ref<'a, T>> {
+        self.0.try_borrow().map_err(|_| busy())
+    }
+
+    /// An exclusive borrow; an error if the value is borrowed (re-entrant use).
+    pub fn borrow_mut<'a>(&'a self, _py: Python<'_>) -> PyResult<RefMut<'a, T>> {
+        self.0.try_borrow_mut().map_err(|_| busy())
+    }
+
+    /// For `__traverse__`, which gets no `Python` token but runs attached (in the
+    /// cycle collector): None while the value is being changed.
+    pub fn try_borrow_attached(&self) -> Option<Ref<'_, T>> {
+        self.0.try_borrow().ok()
+    }
+
+    /// For `__clear__` (run by the cycle collector, attached): None while borrowed.
+    pub fn try_borrow_mut_attached(&self) -> Option<RefMut<'_, T>> {
+        self.0.try_borrow_mut().ok()
+    }
+}
+
+#[cold]
+fn busy() -> PyErr {
+    PyRuntimeError::new_err("the object is in use by the call that is running it")
+}
+
+/// Refuses to load in an interpreter running without the GIL (`PYTHON_GIL=0` on a
+/// free-threaded build): `GilCell` relies on it.
+pub fn require_gil(py: Python<'_>) -> PyResult<()> {
+    let Ok(is_gil_enabled) = py.import("sys")?.getattr("_is_gil_enabled") else {
+        return Ok(()); // before 3.13: the GIL is always on
+    };
+    if is_gil_enabled.call0()?.is_truthy()? {
+        Ok(())
+    } else {
+        Err(PyImportError::new_err(
+            "covet._core needs the GIL: run the free-threaded interpreter without PYTHON_GIL=0",
+        ))
+    }
+}
