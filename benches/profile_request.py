@@ -35,20 +35,25 @@ SCENARIOS = ("plain", "path_params")
 #: symbols that match (a symbol may be listed once per caller context).
 ROWS: list[tuple[str, str]] = [
     ("the request, end to end", r"PyIter_Send$"),
-    ("  Rust driver (`Serve::drive`): everything below it", r"driver::Serve::drive$"),
-    ("  routing (`PyRouter::match_scope`)", r"PyRouter::match_scope$"),
-    ("  the Request and the handler's coroutine (`Serve::call_endpoint`)",
-     r"driver::Serve::call_endpoint$"),
+    ("  Rust driver (`Flight::drive`): everything below it", r"driver::Flight::drive$"),
+    ("  routing (`RouteTable::match_request`)", r"RouteTable::match_request$"),
+    ("  the Request and the handler's coroutine (`Flight::call_endpoint`)",
+     r"driver::Flight::call_endpoint$"),
     ("  objects built by calling a class (the response; the harness's too)", r"type_call$"),
     ("    `ResponseBase.__init__` (render + attribute stores)",
      r"ResponseBase::__pymethod___init____$"),
-    ("    `render_response` (body bytes, header list)", r"render::render_response$"),
-    ("  the two ASGI messages and `send` calls", r"driver::Serve::send_message$"),
+    ("      the body bytes (`render_body`)", r"render::render_body$"),
+    ("      the header list (`render_headers`)", r"render::render_headers$"),
+    ("  the two ASGI messages and `send` calls", r"driver::Flight::send_message$"),
     ("  `Serve` dropped (with what only it held: the Request, the scope)",
      r"drop_in_place<covet_core::python::driver::Serve>$"),
     ("garbage collection (`gc_collect_main`)", r"gc_collect_main$"),
     ("deallocation (`_Py_Dealloc`)", r"_Py_Dealloc$"),
 ]  # fmt: skip
+
+#: Rows that may rightly be empty for CovetPy: collections happen only when a request
+#: leaves objects behind.
+MAY_BE_ABSENT = {"garbage collection (`gc_collect_main`)"}
 
 
 def profile(python: str, benches: Path, framework: str, scenario: str, n: int) -> dict[str, int]:
@@ -131,6 +136,17 @@ def main() -> int:
             framework: per_request(args.python, args.benches, framework, scenario, args.n)
             for framework in ("raw ASGI", "CovetPy")
         }
+    # A CovetPy row that matched nothing names a function that was renamed: fail
+    # rather than print a blank that reads as "not on that path".
+    missing = [
+        f"{scenario}: {row.strip()}"
+        for scenario, by_framework in report.items()
+        for row, _ in ROWS
+        if row not in MAY_BE_ABSENT and abs(by_framework["CovetPy"][row]) < 0.5
+    ]
+    if missing and args.python == sys.executable:
+        print("no function matched:\n  " + "\n  ".join(missing), file=sys.stderr)
+        return 1
     shown_python = (
         os.path.relpath(args.python) if args.python.startswith(os.getcwd()) else args.python
     )

@@ -107,7 +107,7 @@ struct Config {
     handlers: bool,
 }
 
-/// One request's copy of the settings, taken under the lock (`Bound` references:
+/// One request's copy of the settings, taken under a short borrow (`Bound` references:
 /// dropping them needs no check of the interpreter state).
 struct Settings<'py> {
     router: Bound<'py, PyAny>,
