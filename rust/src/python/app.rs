@@ -78,7 +78,8 @@ impl AppBase {
 
     // The app holds its driver and the driver the app: let the collector see it.
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        match self.entry.try_borrow_attached().as_deref() {
+        // SAFETY: called by the cycle collector, which runs attached.
+        match unsafe { self.entry.try_borrow_attached() }.as_deref() {
             Some(Entry::Driver(driver)) => visit.call(driver),
             Some(Entry::Other(entry)) => visit.call(entry),
             Some(Entry::Unset) | None => Ok(()),
@@ -86,9 +87,8 @@ impl AppBase {
     }
 
     fn __clear__(&self) {
-        let old = self
-            .entry
-            .try_borrow_mut_attached()
+        // SAFETY: called by the cycle collector, which runs attached.
+        let old = unsafe { self.entry.try_borrow_mut_attached() }
             .map(|mut entry| std::mem::replace(&mut *entry, Entry::Unset));
         drop(old);
     }

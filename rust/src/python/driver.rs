@@ -244,7 +244,8 @@ impl Dispatcher {
         visit.call(&self.app)?;
         // The settings are borrowed only to move or copy references (no allocation,
         // so no collection starts meanwhile): the borrow succeeds here.
-        if let Some(config) = self.config.try_borrow_attached() {
+        // SAFETY: called by the cycle collector, which runs attached.
+        if let Some(config) = unsafe { self.config.try_borrow_attached() } {
             if let Some((router, _)) = &config.router {
                 visit.call(router)?;
             }
@@ -413,7 +414,8 @@ impl Serve {
     // its frames) whatever awaits this object: let the cycle collector see it all
     // (unless it is running: then it is reachable from the running frame anyway).
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        let Some(flight) = self.0.try_borrow_attached() else {
+        // SAFETY: called by the cycle collector, which runs attached.
+        let Some(flight) = (unsafe { self.0.try_borrow_attached() }) else {
             return Ok(());
         };
         visit.call(&flight.dispatcher)?;
@@ -437,7 +439,8 @@ impl Serve {
 
     fn __clear__(&self) {
         // The references are dropped after the borrow ends (dropping may run code).
-        let taken = self.0.try_borrow_mut_attached().map(|mut flight| {
+        // SAFETY: called by the cycle collector, which runs attached.
+        let taken = unsafe { self.0.try_borrow_mut_attached() }.map(|mut flight| {
             flight.stage = Stage::Done;
             (
                 flight.inner.take(),

@@ -39,14 +39,24 @@ impl<T> GilCell<T> {
         self.0.try_borrow_mut().map_err(|_| busy())
     }
 
-    /// For `__traverse__`, which gets no `Python` token but runs attached (in the
-    /// cycle collector): None while the value is being changed.
-    pub fn try_borrow_attached(&self) -> Option<Ref<'_, T>> {
+    /// For `__traverse__`, which gets no `Python` token: None while the value is
+    /// being changed.
+    ///
+    /// # Safety
+    ///
+    /// The caller is attached to the interpreter (the cycle collector, which calls
+    /// `__traverse__`, is).
+    pub unsafe fn try_borrow_attached(&self) -> Option<Ref<'_, T>> {
         self.0.try_borrow().ok()
     }
 
-    /// For `__clear__` (run by the cycle collector, attached): None while borrowed.
-    pub fn try_borrow_mut_attached(&self) -> Option<RefMut<'_, T>> {
+    /// For `__clear__`, which gets no `Python` token: None while borrowed.
+    ///
+    /// # Safety
+    ///
+    /// The caller is attached to the interpreter (the cycle collector, which calls
+    /// `__clear__`, is).
+    pub unsafe fn try_borrow_mut_attached(&self) -> Option<RefMut<'_, T>> {
         self.0.try_borrow_mut().ok()
     }
 }

@@ -635,7 +635,8 @@ impl ResponseBase {
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        let Some(fields) = self.fields.try_borrow_attached() else {
+        // SAFETY: called by the cycle collector, which runs attached.
+        let Some(fields) = (unsafe { self.fields.try_borrow_attached() }) else {
             return Ok(());
         };
         for held in [&fields.body, &fields.raw_headers, &fields.background]
@@ -648,7 +649,8 @@ impl ResponseBase {
     }
 
     fn __clear__(&self) {
-        let old = self.fields.try_borrow_mut_attached().map(|mut fields| {
+        // SAFETY: called by the cycle collector, which runs attached.
+        let old = unsafe { self.fields.try_borrow_mut_attached() }.map(|mut fields| {
             (
                 fields.body.take(),
                 fields.raw_headers.take(),

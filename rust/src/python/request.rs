@@ -159,7 +159,8 @@ impl RequestBase {
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        let Some(fields) = self.fields.try_borrow_attached() else {
+        // SAFETY: called by the cycle collector, which runs attached.
+        let Some(fields) = (unsafe { self.fields.try_borrow_attached() }) else {
             return Ok(());
         };
         for held in [
@@ -177,7 +178,8 @@ impl RequestBase {
     }
 
     fn __clear__(&self) {
-        let old = self.fields.try_borrow_mut_attached().map(|mut fields| {
+        // SAFETY: called by the cycle collector, which runs attached.
+        let old = unsafe { self.fields.try_borrow_mut_attached() }.map(|mut fields| {
             (
                 fields.scope.take(),
                 fields.receive.take(),
