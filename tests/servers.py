@@ -120,7 +120,19 @@ class GranianServer(ServerProcess):
         super().__init__(argv, port, env)
 
 
-AppServer = TypeVar("AppServer", UvicornServer, GranianServer)
+class HypercornServer(ServerProcess):
+    """``hypercorn app`` (asyncio, one worker), with ``extra_args`` for hypercorn."""
+
+    name = "hypercorn"
+
+    def __init__(self, app: str, *extra_args: str, env: dict[str, str] | None = None) -> None:
+        port = free_port()
+        argv = [sys.executable, "-m", "hypercorn", "--bind", f"127.0.0.1:{port}",
+                "--log-level", "warning", *extra_args, app]  # fmt: skip
+        super().__init__(argv, port, env)
+
+
+AppServer = TypeVar("AppServer", UvicornServer, GranianServer, HypercornServer)
 
 
 @contextlib.contextmanager

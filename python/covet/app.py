@@ -284,6 +284,10 @@ class CovetASGIApp(_core.AppBase):
         self._configure_dispatcher()
         self._asgi: ASGIApp = self._build_stack()
         self._choose_entry()
+        # What servers inspect: uvicorn, hypercorn and granian tell an ASGI 3 app by
+        # `app.__call__` being a coroutine function, which the call slot is not. An
+        # instance attribute: calling the app never looks it up.
+        self.__dict__["__call__"] = self._call
 
     # -- configuration --------------------------------------------------------------
     @property
@@ -399,6 +403,10 @@ class CovetASGIApp(_core.AppBase):
             self._set_entry(self._enter_stack)
         else:
             self._set_entry(self._serve)
+
+    async def _call(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``app.__call__`` as servers see it: the same call, through the slot."""
+        await self(scope, receive, send)
 
     async def _enter_stack(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["app"] = self

@@ -32,7 +32,10 @@ def http_scope(path: str = "/", method: str = "GET", headers: Any = ()) -> dict[
 def test_the_entry_is_a_coroutine_function_to_servers() -> None:
     app = create_asgi_app()
     assert isinstance(app._serve, _core.Dispatcher)
+    # uvicorn asks asyncio, hypercorn asks inspect (which on Python 3.11 knows no
+    # marks, only coroutine functions and methods).
     assert asyncio.iscoroutinefunction(app.__call__)
+    assert inspect.iscoroutinefunction(app.__call__)
     assert inspect.isawaitable(app._serve(http_scope(), None, None))
 
 

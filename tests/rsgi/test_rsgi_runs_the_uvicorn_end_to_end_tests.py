@@ -32,7 +32,7 @@ def _load(relative: str) -> ModuleType:
 #: (test file, test function): the uvicorn end-to-end tests whose app is a
 #: CovetASGIApp and whose checks hold for any server.
 CASES = [
-    ("app/test_uvicorn.py", "test_example_app_over_real_http"),
+    ("app/test_real_servers.py", "test_example_app_over_real_http"),
     (
         "requests/test_is_disconnected_and_mapping.py",
         "test_uvicorn_handler_polling_is_disconnected_sees_the_client_leave",

@@ -4,7 +4,6 @@
 //! lookup per request, ~0.14 µs in-process).
 
 use pyo3::exceptions::PyRuntimeError;
-use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
@@ -60,12 +59,9 @@ impl AppBase {
         other.call1(py, (scope, receive, send))
     }
 
-    /// Chooses what `app(scope, receive, send)` runs. `app.__call__` (an instance
-    /// attribute, which the call itself never looks up) is set to the same callable:
-    /// servers tell an ASGI 3 app by `app.__call__` being a coroutine function.
+    /// Chooses what `app(scope, receive, send)` runs.
     fn _set_entry(slf: &Bound<'_, Self>, entry: Bound<'_, PyAny>) -> PyResult<()> {
         let py = slf.py();
-        slf.as_any().setattr(intern!(py, "__call__"), &entry)?;
         let entry = match entry.cast_into::<Dispatcher>() {
             Ok(driver) => Entry::Driver(driver.unbind()),
             Err(other) => Entry::Other(other.into_inner().unbind()),

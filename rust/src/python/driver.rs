@@ -47,9 +47,6 @@ pub struct Dispatcher {
     /// The strings every request uses, interned once (an `intern!` site costs a
     /// check per use).
     names: Names,
-    /// What `asyncio`/`inspect` look for to call an object a coroutine function:
-    /// servers (uvicorn, hypercorn) tell ASGI 3 from ASGI 2 apps that way.
-    coroutine_marks: (Option<Py<PyAny>>, Option<Py<PyAny>>),
 }
 
 /// Scope keys, message keys and message types.
@@ -169,16 +166,6 @@ impl Dispatcher {
         );
         let send_rendered = response_class.getattr(intern!(py, "__call__"))?.unbind();
         let perf_counter_ns = py.import("time")?.getattr("perf_counter_ns")?.unbind();
-        let asyncio_mark = py
-            .import("asyncio.coroutines")?
-            .getattr("_is_coroutine")
-            .ok()
-            .map(Bound::unbind);
-        let inspect_mark = py
-            .import("inspect")?
-            .getattr("_is_coroutine_mark")
-            .ok()
-            .map(Bound::unbind);
         Ok(Dispatcher {
             app,
             stats,
@@ -192,26 +179,7 @@ impl Dispatcher {
             run_task,
             perf_counter_ns,
             names: Names::new(py),
-            coroutine_marks: (asyncio_mark, inspect_mark),
         })
-    }
-
-    #[getter(_is_coroutine)]
-    fn asyncio_coroutine_mark(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.coroutine_marks
-            .0
-            .as_ref()
-            .map(|m| m.clone_ref(py))
-            .ok_or_else(|| pyo3::exceptions::PyAttributeError::new_err("_is_coroutine"))
-    }
-
-    #[getter(_is_coroutine_marker)]
-    fn inspect_coroutine_mark(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.coroutine_marks
-            .1
-            .as_ref()
-            .map(|m| m.clone_ref(py))
-            .ok_or_else(|| pyo3::exceptions::PyAttributeError::new_err("_is_coroutine_marker"))
     }
 
     /// Called by the app whenever its router, limits or exception handlers change.

@@ -1,9 +1,13 @@
-"""End to end over real HTTP: the example app under uvicorn on 127.0.0.1."""
+"""End to end over real HTTP: the example app under uvicorn and hypercorn on
+127.0.0.1 (each server decides on its own that the app speaks ASGI 3)."""
 
 from __future__ import annotations
 
 import http.client
 import json
+from typing import Any
+
+from servers import HypercornServer, starting
 
 
 def request(port: int, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
@@ -16,8 +20,18 @@ def request(port: int, method: str, path: str) -> tuple[int, dict[str, str], byt
         conn.close()
 
 
-def test_example_app_over_real_http(serve) -> None:
-    server = serve("examples.hello:app")
+def test_example_app_over_real_http(serve: Any) -> None:
+    check_example_app(serve("examples.hello:app"))
+
+
+def test_example_app_under_hypercorn() -> None:
+    # hypercorn takes an app whose `__call__` is not a coroutine function (on Python
+    # 3.11, by `inspect`'s rules) for a WSGI app, and answers 500.
+    with starting(HypercornServer) as start:
+        check_example_app(start("examples.hello:app"))
+
+
+def check_example_app(server: Any) -> None:
     status, headers, body = request(server.port, "GET", "/")
     assert status == 200
     assert headers["content-type"] == "application/json"
