@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -27,6 +28,20 @@ def http_scope(path: str = "/", method: str = "GET", headers: Any = ()) -> dict[
         "query_string": b"",
         "headers": list(headers),
     }
+
+
+async def no_body() -> dict[str, Any]:
+    return {"type": "http.request", "body": b""}
+
+
+def recorder() -> tuple[Callable[[dict[str, Any]], Awaitable[None]], list[dict[str, Any]]]:
+    """A ``send`` that keeps what it is given, and the list it keeps it in."""
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    return send, sent
 
 
 def test_the_entry_is_a_coroutine_function_to_servers() -> None:
@@ -59,17 +74,11 @@ async def test_the_call_follows_middleware_added_later_and_a_subclass_call() -> 
             await super().__call__(scope, receive, send)
 
     app = Wrapped(routes=[Route("/", hello)])
-    sent: list[dict[str, Any]] = []
+    send, sent = recorder()
 
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b""}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(http_scope(), receive, send)
+    await app(http_scope(), no_body, send)
     app.add_middleware(Tagging)
-    await app(http_scope(), receive, send)
+    await app(http_scope(), no_body, send)
     assert seen == ["subclass", "subclass", "middleware"]
     assert [m["body"] for m in sent if m["type"] == "http.response.body"] == [b"hello"] * 2
     assert asyncio.iscoroutinefunction(app.__call__)
@@ -85,14 +94,11 @@ async def test_waits_of_the_handler_reach_the_event_loop() -> None:
     app = create_asgi_app(routes=[Route("/", slow)])
     sent: list[dict[str, Any]] = []
 
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b""}
-
     async def send(message: dict[str, Any]) -> None:
         await asyncio.sleep(0)
         sent.append(message)
 
-    await app(http_scope(), receive, send)
+    await app(http_scope(), no_body, send)
     assert sent[1]["body"] == b"late" and app.get_stats()["status_codes"] == {200: 1}
 
 
@@ -110,13 +116,10 @@ async def test_cancellation_reaches_the_handler_and_counts_as_a_disconnect() -> 
 
     app = create_asgi_app(routes=[Route("/", forever)])
 
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b""}
-
     async def send(message: dict[str, Any]) -> None:
         raise AssertionError("nothing may be sent")
 
-    task = asyncio.ensure_future(app(http_scope(), receive, send))
+    task = asyncio.ensure_future(app(http_scope(), no_body, send))
     await started.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -158,15 +161,9 @@ async def test_handler_exceptions_go_to_the_apps_handlers() -> None:
         return {"handled": str(exc)}
 
     app = create_asgi_app(routes=[Route("/", boom)], exception_handlers={LookupError: on_lookup})
-    sent: list[dict[str, Any]] = []
+    send, sent = recorder()
 
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b""}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(http_scope(), receive, send)
+    await app(http_scope(), no_body, send)
     assert sent[1]["body"] == b'{"handled":"missing"}'
 
 
@@ -180,15 +177,8 @@ async def test_apps_are_collected_despite_the_app_dispatcher_cycle() -> None:
     refs = []
     for _ in range(5):
         app = create_asgi_app(routes=[Route("/", hello)])
-        sent: list[dict[str, Any]] = []
-
-        async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": b""}
-
-        async def send(message: dict[str, Any], sent: list[dict[str, Any]] = sent) -> None:
-            sent.append(message)
-
-        await app(http_scope(), receive, send)
+        send, _ = recorder()
+        await app(http_scope(), no_body, send)
         refs.append(weakref.ref(app))
         del app
     gc.collect()
