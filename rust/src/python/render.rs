@@ -114,10 +114,17 @@ fn content_length_header(py: Python<'_>, length: usize) -> PyResult<Bound<'_, Py
         )
         .map(Bound::unbind)
     };
-    match CONTENT_LENGTHS.get(length) {
-        Some(slot) => Ok(slot.get_or_try_init(py, make)?.bind(py).clone()),
-        None => Ok(make()?.into_bound(py)),
+    let Some(slot) = CONTENT_LENGTHS.get(length) else {
+        return Ok(make()?.into_bound(py));
+    };
+    if let Some(header) = slot.get(py) {
+        return Ok(header.bind(py).clone());
     }
+    // Made outside the slot: an allocation may run a finaliser, which may ask for the
+    // same length; whichever tuple is stored first is the one kept.
+    let header = make()?;
+    let _ = slot.set(py, header.clone_ref(py));
+    Ok(slot.get(py).unwrap_or(&header).bind(py).clone())
 }
 
 /// `(body, raw_headers, media_type)`.
