@@ -74,19 +74,19 @@ impl AppBase {
 
     // The app holds its driver and the driver the app: let the collector see it.
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        // SAFETY: called by the cycle collector, which runs attached.
-        match unsafe { self.entry.try_borrow_attached() }.as_deref() {
-            Some(Entry::Driver(driver)) => visit.call(driver),
-            Some(Entry::Other(entry)) => visit.call(entry),
-            Some(Entry::Unset) | None => Ok(()),
-        }
+        self.entry.traverse(&visit, |entry, visit| match entry {
+            Entry::Driver(driver) => visit.call(driver),
+            Entry::Other(entry) => visit.call(entry),
+            Entry::Unset => Ok(()),
+        })
     }
 
     fn __clear__(&self) {
         // SAFETY: called by the cycle collector, which runs attached.
-        let old = unsafe { self.entry.try_borrow_mut_attached() }
-            .map(|mut entry| std::mem::replace(&mut *entry, Entry::Unset));
-        drop(old);
+        unsafe {
+            self.entry
+                .clear(|entry| std::mem::replace(entry, Entry::Unset));
+        }
     }
 }
 

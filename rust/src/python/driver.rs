@@ -212,13 +212,11 @@ impl Dispatcher {
         visit.call(&self.app)?;
         // The settings are borrowed only to move or copy references (no allocation,
         // so no collection starts meanwhile): the borrow succeeds here.
-        // SAFETY: called by the cycle collector, which runs attached.
-        if let Some(config) = unsafe { self.config.try_borrow_attached() } {
-            if let Some((router, _)) = &config.router {
-                visit.call(router)?;
-            }
-        }
-        Ok(())
+        self.config
+            .traverse(&visit, |config, visit| match &config.router {
+                Some((router, _)) => visit.call(router),
+                None => Ok(()),
+            })
     }
 
     fn __call__(
@@ -382,43 +380,41 @@ impl Serve {
     // its frames) whatever awaits this object: let the cycle collector see it all
     // (unless it is running: then it is reachable from the running frame anyway).
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        // SAFETY: called by the cycle collector, which runs attached.
-        let Some(flight) = (unsafe { self.0.try_borrow_attached() }) else {
-            return Ok(());
-        };
-        visit.call(&flight.dispatcher)?;
-        visit.call(&flight.scope)?;
-        visit.call(&flight.receive)?;
-        visit.call(&flight.send)?;
-        for held in [
-            &flight.inner,
-            &flight.request,
-            &flight.response,
-            &flight.body,
-            &flight.background,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            visit.call(held)?;
-        }
-        Ok(())
+        self.0.traverse(&visit, |flight, visit| {
+            visit.call(&flight.dispatcher)?;
+            visit.call(&flight.scope)?;
+            visit.call(&flight.receive)?;
+            visit.call(&flight.send)?;
+            for held in [
+                &flight.inner,
+                &flight.request,
+                &flight.response,
+                &flight.body,
+                &flight.background,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                visit.call(held)?;
+            }
+            Ok(())
+        })
     }
 
     fn __clear__(&self) {
-        // The references are dropped after the borrow ends (dropping may run code).
         // SAFETY: called by the cycle collector, which runs attached.
-        let taken = unsafe { self.0.try_borrow_mut_attached() }.map(|mut flight| {
-            flight.stage = Stage::Done;
-            (
-                flight.inner.take(),
-                flight.request.take(),
-                flight.response.take(),
-                flight.body.take(),
-                flight.background.take(),
-            )
-        });
-        drop(taken);
+        unsafe {
+            self.0.clear(|flight| {
+                flight.stage = Stage::Done;
+                (
+                    flight.inner.take(),
+                    flight.request.take(),
+                    flight.response.take(),
+                    flight.body.take(),
+                    flight.background.take(),
+                )
+            });
+        }
     }
 
     fn close(&self, py: Python<'_>) -> PyResult<()> {

@@ -13,13 +13,15 @@ use std::cell::{Ref, RefCell, RefMut};
 
 use pyo3::exceptions::{PyImportError, PyRuntimeError};
 use pyo3::prelude::*;
+use pyo3::{PyTraverseError, PyVisit};
 
 /// A `RefCell` that threads share while attached to the interpreter.
 pub struct GilCell<T>(RefCell<T>);
 
 // SAFETY: the cell is only reached through `borrow`/`borrow_mut` (which take a
-// `Python` token, so the caller is attached) or `try_borrow_attached`/
-// `try_borrow_mut_attached` (called by the cycle collector, which runs attached).
+// `Python` token, so the caller is attached), `traverse` (which takes the
+// collector's `PyVisit`) or `clear` (whose callers vouch for being the collector);
+// the cycle collector runs attached.
 // Attached threads run one at a time under the GIL, which `require_gil` ensures is
 // on; a `Ref` is not `Send`, so it cannot cross `Python::detach`.
 unsafe impl<T: Send> Sync for GilCell<T> {}
@@ -39,25 +41,35 @@ impl<T> GilCell<T> {
         self.0.try_borrow_mut().map_err(|_| busy())
     }
 
-    /// For `__traverse__`, which gets no `Python` token: None while the value is
-    /// being changed.
-    ///
-    /// # Safety
-    ///
-    /// The caller is attached to the interpreter (the cycle collector, which calls
-    /// `__traverse__`, is).
-    pub unsafe fn try_borrow_attached(&self) -> Option<Ref<'_, T>> {
-        self.0.try_borrow().ok()
+    /// `__traverse__`'s look at the value: `visit_fields` runs on it unless it is
+    /// being changed (it is then reachable from the running frame anyway). The
+    /// `PyVisit` shows the caller is the cycle collector, which runs attached.
+    pub fn traverse(
+        &self,
+        visit: &PyVisit<'_>,
+        visit_fields: impl FnOnce(&T, &PyVisit<'_>) -> Result<(), PyTraverseError>,
+    ) -> Result<(), PyTraverseError> {
+        match self.0.try_borrow() {
+            Ok(value) => visit_fields(&value, visit),
+            Err(_) => Ok(()),
+        }
     }
 
-    /// For `__clear__`, which gets no `Python` token: None while borrowed.
+    /// `__clear__`'s work: `take` moves references out of the value (unless it is
+    /// borrowed), and they are dropped once the borrow has ended, as dropping may
+    /// run code.
     ///
     /// # Safety
     ///
     /// The caller is attached to the interpreter (the cycle collector, which calls
-    /// `__clear__`, is).
-    pub unsafe fn try_borrow_mut_attached(&self) -> Option<RefMut<'_, T>> {
-        self.0.try_borrow_mut().ok()
+    /// `__clear__`, is; `__clear__` gets no `Python` token to show it).
+    pub unsafe fn clear<R>(&self, take: impl FnOnce(&mut T) -> R) {
+        let taken = self
+            .0
+            .try_borrow_mut()
+            .ok()
+            .map(|mut value| take(&mut value));
+        drop(taken);
     }
 }
 

@@ -642,29 +642,28 @@ impl ResponseBase {
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        // SAFETY: called by the cycle collector, which runs attached.
-        let Some(fields) = (unsafe { self.fields.try_borrow_attached() }) else {
-            return Ok(());
-        };
-        for held in [&fields.body, &fields.raw_headers, &fields.background]
-            .into_iter()
-            .flatten()
-        {
-            visit.call(held)?;
-        }
-        Ok(())
+        self.fields.traverse(&visit, |fields, visit| {
+            for held in [&fields.body, &fields.raw_headers, &fields.background]
+                .into_iter()
+                .flatten()
+            {
+                visit.call(held)?;
+            }
+            Ok(())
+        })
     }
 
     fn __clear__(&self) {
         // SAFETY: called by the cycle collector, which runs attached.
-        let old = unsafe { self.fields.try_borrow_mut_attached() }.map(|mut fields| {
-            (
-                fields.body.take(),
-                fields.raw_headers.take(),
-                fields.background.take(),
-            )
-        });
-        drop(old);
+        unsafe {
+            self.fields.clear(|fields| {
+                (
+                    fields.body.take(),
+                    fields.raw_headers.take(),
+                    fields.background.take(),
+                )
+            });
+        }
     }
 }
 

@@ -327,14 +327,12 @@ impl PyRouter {
     // Endpoints often reference the router through their module globals; let the
     // cycle collector see them.
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        // SAFETY: called by the cycle collector, which runs attached.
-        let Some(table) = (unsafe { self.0.try_borrow_attached() }) else {
-            return Ok(());
-        };
-        for entry in table.inner.values() {
-            visit.call(&entry.route)?;
-        }
-        Ok(())
+        self.0.traverse(&visit, |table, visit| {
+            for entry in table.inner.values() {
+                visit.call(&entry.route)?;
+            }
+            Ok(())
+        })
     }
 }
 
