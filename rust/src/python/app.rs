@@ -66,10 +66,7 @@ impl AppBase {
             Ok(driver) => Entry::Driver(driver.unbind()),
             Err(other) => Entry::Other(other.into_inner().unbind()),
         };
-        // The old entry is dropped after the borrow ends (dropping may run code).
-        let old = std::mem::replace(&mut *slf.get().entry.borrow_mut(py)?, entry);
-        drop(old);
-        Ok(())
+        slf.get().entry.replace(py, |current| current, entry)
     }
 
     // The app holds its driver and the driver the app: let the collector see it.

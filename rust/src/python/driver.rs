@@ -199,11 +199,7 @@ impl Dispatcher {
             max_url_length,
             handlers,
         };
-        // The old settings are dropped after the borrow ends (dropping them may run
-        // Python code).
-        let old = std::mem::replace(&mut *self.config.borrow_mut(py)?, config);
-        drop(old);
-        Ok(())
+        self.config.replace(py, |current| current, config)
     }
 
     // The app holds its dispatcher and the dispatcher the app: let the cycle

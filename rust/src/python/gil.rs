@@ -41,6 +41,19 @@ impl<T> GilCell<T> {
         self.0.try_borrow_mut().map_err(|_| busy())
     }
 
+    /// Sets the part `field` picks to `value`. The old value is dropped once the
+    /// borrow has ended: dropping may run code, which may use this cell.
+    pub fn replace<V>(
+        &self,
+        py: Python<'_>,
+        field: impl FnOnce(&mut T) -> &mut V,
+        value: V,
+    ) -> PyResult<()> {
+        let old = std::mem::replace(field(&mut *self.borrow_mut(py)?), value);
+        drop(old);
+        Ok(())
+    }
+
     /// `__traverse__`'s look at the value: `visit_fields` runs on it unless it is
     /// being changed (it is then reachable from the running frame anyway). The
     /// `PyVisit` shows the caller is the cycle collector, which runs attached.

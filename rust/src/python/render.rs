@@ -545,8 +545,9 @@ impl ResponseBase {
             false,
             Some(spec),
         )?;
-        let old = std::mem::replace(
-            &mut *slf.get().fields.borrow_mut(py)?,
+        slf.get().fields.replace(
+            py,
+            |fields| fields,
             ResponseFields {
                 status_code: Some(status_code),
                 body: Some(body.into_any().unbind()),
@@ -554,10 +555,9 @@ impl ResponseBase {
                 background: background.filter(|b| !b.is_none()).map(Bound::unbind),
                 sends_itself: Some(spec.sends_itself),
             },
-        );
-        drop(old); // after the borrow: dropping may run code
-                   // The media type is stored only when it differs from the class default (a
-                   // class attribute): the common case stores nothing.
+        )?;
+        // The media type is stored only when it differs from the class default (a
+        // class attribute): the common case stores nothing.
         if explicit_media || spec.own_render || (spec.media_type.is_none() && media_type.is_some())
         {
             slf.as_any().setattr(
@@ -573,7 +573,6 @@ impl ResponseBase {
         refuse_shadowed_fields(cls, &cls.py().get_type::<ResponseBase>(), "response")
     }
 
-    // The setters drop the old value after the borrow ends: dropping may run code.
     #[getter]
     fn status_code(&self, py: Python<'_>) -> PyResult<u16> {
         self.fields
@@ -600,9 +599,7 @@ impl ResponseBase {
 
     #[setter]
     fn set_body(&self, py: Python<'_>, body: Option<Py<PyAny>>) -> PyResult<()> {
-        let old = std::mem::replace(&mut self.fields.borrow_mut(py)?.body, body);
-        drop(old);
-        Ok(())
+        self.fields.replace(py, |fields| &mut fields.body, body)
     }
 
     #[getter]
@@ -617,9 +614,8 @@ impl ResponseBase {
 
     #[setter]
     fn set_raw_headers(&self, py: Python<'_>, raw_headers: Option<Py<PyAny>>) -> PyResult<()> {
-        let old = std::mem::replace(&mut self.fields.borrow_mut(py)?.raw_headers, raw_headers);
-        drop(old);
-        Ok(())
+        self.fields
+            .replace(py, |fields| &mut fields.raw_headers, raw_headers)
     }
 
     /// The task run after the response is sent; None when there is none.
@@ -636,9 +632,8 @@ impl ResponseBase {
     #[setter]
     fn set_background(&self, py: Python<'_>, background: Option<Bound<'_, PyAny>>) -> PyResult<()> {
         let background = background.filter(|b| !b.is_none()).map(Bound::unbind);
-        let old = std::mem::replace(&mut self.fields.borrow_mut(py)?.background, background);
-        drop(old);
-        Ok(())
+        self.fields
+            .replace(py, |fields| &mut fields.background, background)
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {

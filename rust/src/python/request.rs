@@ -85,7 +85,6 @@ impl RequestBase {
         refuse_shadowed_fields(cls, &cls.py().get_type::<RequestBase>(), "request")
     }
 
-    // The setters drop the old value after the borrow ends: dropping may run code.
     #[getter]
     fn scope(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         Ok(self
@@ -98,9 +97,8 @@ impl RequestBase {
 
     #[setter]
     fn set_scope(&self, py: Python<'_>, scope: Py<PyAny>) -> PyResult<()> {
-        let old = self.fields.borrow_mut(py)?.scope.replace(scope);
-        drop(old);
-        Ok(())
+        self.fields
+            .replace(py, |fields| &mut fields.scope, Some(scope))
     }
 
     #[getter(_receive)]
@@ -119,9 +117,8 @@ impl RequestBase {
 
     #[setter(_receive)]
     fn set_receive(&self, py: Python<'_>, receive: Py<PyAny>) -> PyResult<()> {
-        let old = self.fields.borrow_mut(py)?.receive.replace(receive);
-        drop(old);
-        Ok(())
+        self.fields
+            .replace(py, |fields| &mut fields.receive, Some(receive))
     }
 
     #[getter]
@@ -136,9 +133,8 @@ impl RequestBase {
 
     #[setter]
     fn set_path_params(&self, py: Python<'_>, path_params: Py<PyAny>) -> PyResult<()> {
-        let old = self.fields.borrow_mut(py)?.path_params.replace(path_params);
-        drop(old);
-        Ok(())
+        self.fields
+            .replace(py, |fields| &mut fields.path_params, Some(path_params))
     }
 
     #[getter(_form)]
@@ -153,9 +149,7 @@ impl RequestBase {
 
     #[setter(_form)]
     fn set_form(&self, py: Python<'_>, form: Option<Py<PyAny>>) -> PyResult<()> {
-        let old = std::mem::replace(&mut self.fields.borrow_mut(py)?.form, form);
-        drop(old);
-        Ok(())
+        self.fields.replace(py, |fields| &mut fields.form, form)
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
