@@ -84,6 +84,51 @@ async def test_the_call_follows_middleware_added_later_and_a_subclass_call() -> 
     assert asyncio.iscoroutinefunction(app.__call__)
 
 
+async def test_a_request_that_never_waits_is_served_at_the_call() -> None:
+    async def hello(request: Request) -> str:
+        return "hello"
+
+    app = create_asgi_app(routes=[Route("/", hello)])
+    send, sent = recorder()
+
+    first = app(http_scope(), no_body, send)
+    # Done at the call, in the caller's task: the awaitable is the shared, empty one.
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    second = app(http_scope(), no_body, send)
+    assert first is second and type(first) is _core.Served
+    assert await first is None and await second is None
+    assert app.get_stats()["status_codes"] == {200: 2}
+
+
+def test_the_shared_awaitable_of_a_served_request_behaves_as_a_finished_coroutine() -> None:
+    app = create_asgi_app()
+    send, _ = recorder()
+    served = app(http_scope(), no_body, send)
+    with pytest.raises(StopIteration):
+        served.send(None)
+    with pytest.raises(ValueError, match="thrown"):
+        served.throw(ValueError("thrown"))
+    with pytest.raises(KeyError):
+        served.throw(KeyError)
+    served.close()
+
+
+async def test_an_error_during_the_call_is_raised_when_awaited() -> None:
+    async def hello(request: Request) -> str:
+        return "hello"
+
+    app = create_asgi_app(routes=[Route("/", hello)])
+
+    async def send(message: dict[str, Any]) -> None:
+        raise OSError("connection reset")
+
+    awaitable = app(http_scope(), no_body, send)
+    assert type(awaitable) is _core.Serve
+    with pytest.raises(OSError, match="connection reset"):
+        await awaitable
+    assert app.get_stats()["client_disconnects"] == 1
+
+
 async def test_waits_of_the_handler_reach_the_event_loop() -> None:
     async def slow(request: Request) -> str:
         future = asyncio.get_running_loop().create_future()

@@ -42,21 +42,21 @@ impl AppBase {
         receive: Py<PyAny>,
         send: Py<PyAny>,
     ) -> PyResult<Py<PyAny>> {
-        let other = match &*self.entry.borrow(py)? {
-            Entry::Driver(driver) => {
-                // Only builds the awaitable: no Python code runs under the borrow.
-                let serve = Dispatcher::serve(driver.bind(py), scope, receive, send);
-                return Ok(Py::new(py, serve)?.into_any());
-            }
-            Entry::Other(entry) => entry.clone_ref(py),
+        // The borrow ends before anything runs: the request runs Python code, which
+        // may change the entry (middleware added while serving).
+        let entry = match &*self.entry.borrow(py)? {
+            Entry::Driver(driver) => Ok(driver.clone_ref(py)),
+            Entry::Other(entry) => Err(entry.clone_ref(py)),
             Entry::Unset => {
                 return Err(PyRuntimeError::new_err(
                     "the application is called before its __init__ has finished",
                 ))
             }
         };
-        // Called once the borrow has ended: the entry runs Python code.
-        other.call1(py, (scope, receive, send))
+        match entry {
+            Ok(driver) => Dispatcher::serve(driver.bind(py), scope, receive, send),
+            Err(other) => other.call1(py, (scope, receive, send)),
+        }
     }
 
     /// Chooses what `app(scope, receive, send)` runs.

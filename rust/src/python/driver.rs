@@ -1,14 +1,16 @@
 //! The per-request driver: the application's ASGI entry for HTTP, in Rust.
 //!
-//! `Dispatcher(app)(scope, receive, send)` returns a `Serve`, an awaitable that
-//! routes the request, builds the `Request`, drives the handler's coroutine (passing
-//! on what it waits for, and results, exceptions and cancellation back into it, as
-//! `await` does), sends a rendered response with two `send` calls and records the
-//! stats, so that a plain request runs no Python frame but the handler's and the
-//! server's `send`. Everything that is not a plain endpoint (errors, mounts, route
-//! middleware, WebSocket and lifespan scopes, responses that send themselves,
-//! exception handlers, upload clean-up, background tasks) is delegated to the
-//! application's Python coroutines, driven the same way.
+//! `Dispatcher(app)(scope, receive, send)` serves the request as far as it goes
+//! without waiting: it routes, builds the `Request`, drives the handler's coroutine
+//! (passing on what it waits for, and results, exceptions and cancellation back into
+//! it, as `await` does), sends a rendered response with two `send` calls and records
+//! the stats, so that a plain request runs no Python frame but the handler's and the
+//! server's `send`. What it returns to be awaited is the shared `Served` when the
+//! request is done, else a `Serve` holding the request in flight. Everything that is
+//! not a plain endpoint (errors, mounts, route middleware, WebSocket and lifespan
+//! scopes, responses that send themselves, exception handlers, upload clean-up,
+//! background tasks) is delegated to the application's Python coroutines, driven
+//! the same way.
 
 use std::time::Instant;
 
@@ -16,6 +18,7 @@ use pyo3::exceptions::{PyException, PyStopIteration};
 use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyString, PyType};
 
 use super::gil::GilCell;
@@ -49,7 +52,7 @@ pub struct Dispatcher {
     names: Names,
 }
 
-/// Scope keys, message keys and message types.
+/// Scope keys, message keys and the two response messages' templates.
 struct Names {
     app: Py<PyString>,
     type_: Py<PyString>,
@@ -58,25 +61,40 @@ struct Names {
     status: Py<PyString>,
     headers: Py<PyString>,
     body: Py<PyString>,
-    response_start: Py<PyString>,
-    response_body: Py<PyString>,
+    /// `{"type": "http.response.start", "status": 200, "headers": None}`
+    start: Py<PyDict>,
+    /// `{"type": "http.response.body", "body": b""}`
+    body_message: Py<PyDict>,
 }
 
 impl Names {
-    fn new(py: Python<'_>) -> Self {
+    fn new(py: Python<'_>) -> PyResult<Self> {
         let name = |text: &str| PyString::intern(py, text).unbind();
-        Names {
+        let (type_, status, headers, body) =
+            (name("type"), name("status"), name("headers"), name("body"));
+        let start = PyDict::new(py);
+        start.set_item(&type_, name("http.response.start"))?;
+        start.set_item(&status, 200)?;
+        start.set_item(&headers, py.None())?;
+        let body_message = PyDict::new(py);
+        body_message.set_item(&type_, name("http.response.body"))?;
+        body_message.set_item(&body, PyBytes::new(py, b""))?;
+        Ok(Names {
             app: name("app"),
-            type_: name("type"),
+            type_,
             http: name("http"),
             method: name("method"),
-            status: name("status"),
-            headers: name("headers"),
-            body: name("body"),
-            response_start: name("http.response.start"),
-            response_body: name("http.response.body"),
-        }
+            status,
+            headers,
+            body,
+            start: start.unbind(),
+            body_message: body_message.unbind(),
+        })
     }
+
+    // A message is a copy of its template with the values set: copying a small dict
+    // clones its key table in one allocation, cheaper than inserting key by key into
+    // a table grown from empty.
 
     /// `{"type": "http.response.start", "status": status, "headers": headers}`.
     fn start_message<'py>(
@@ -85,10 +103,20 @@ impl Names {
         status: u16,
         headers: Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let message = PyDict::new(py);
-        message.set_item(self.type_.bind(py), self.response_start.bind(py))?;
+        let message = self.start.bind(py).copy()?;
         message.set_item(self.status.bind(py), status)?;
         message.set_item(self.headers.bind(py), headers)?;
+        Ok(message)
+    }
+
+    /// `{"type": "http.response.body", "body": body}`.
+    fn body_message<'py>(
+        &self,
+        py: Python<'py>,
+        body: Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let message = self.body_message.bind(py).copy()?;
+        message.set_item(self.body.bind(py), body)?;
         Ok(message)
     }
 }
@@ -178,7 +206,7 @@ impl Dispatcher {
             send_response,
             run_task,
             perf_counter_ns,
-            names: Names::new(py),
+            names: Names::new(py)?,
         })
     }
 
@@ -220,26 +248,37 @@ impl Dispatcher {
         scope: Bound<'_, PyDict>,
         receive: Py<PyAny>,
         send: Py<PyAny>,
-    ) -> Serve {
+    ) -> PyResult<Py<PyAny>> {
         Dispatcher::serve(slf, scope, receive, send)
     }
 }
 
 impl Dispatcher {
-    /// The awaitable serving one request (what calling the dispatcher returns).
+    /// Serves one request as far as it goes without waiting, and returns what the
+    /// caller awaits: the shared `Served` when the request is done (a plain request
+    /// whose `send` calls did not wait), else a `Serve` holding the request in
+    /// flight, which hands what it waits on to its first resumption.
+    ///
+    /// The work is done at the call, not at the first resumption: callers await the
+    /// call at once (servers, middleware: `await app(scope, receive, send)`), in the
+    /// same task and context, so nothing else can run in between. A request done by
+    /// then allocates no awaitable of its own. An error is raised when awaited, as
+    /// from a coroutine.
     pub fn serve(
         slf: &Bound<'_, Self>,
         scope: Bound<'_, PyDict>,
         receive: Py<PyAny>,
         send: Py<PyAny>,
-    ) -> Serve {
-        Serve(GilCell::new(Flight {
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let mut flight = Flight {
             dispatcher: slf.clone().unbind(),
             scope: scope.unbind(),
             receive,
             send,
             stage: Stage::Start,
             inner: None,
+            yielded: None,
             started: None,
             stats_id: None,
             request: None,
@@ -251,8 +290,74 @@ impl Dispatcher {
             head: false,
             background: None,
             error: None,
-        }))
+        };
+        match flight.drive(py, Input::Value(py.None().into_bound(py))) {
+            Ok(None) => return Ok(served(py)?.clone_ref(py).into_any()),
+            Ok(Some(yielded)) => flight.yielded = Some(yielded),
+            Err(error) => {
+                flight.stage = Stage::AfterClose;
+                flight.error = Some(error);
+            }
+        }
+        Ok(Py::new(py, Serve(GilCell::new(flight)))?.into_any())
     }
+}
+
+/// The one `Served`.
+fn served(py: Python<'_>) -> PyResult<&Py<Served>> {
+    static SERVED: PyOnceLock<Py<Served>> = PyOnceLock::new();
+    SERVED.get_or_try_init(py, || Py::new(py, Served))
+}
+
+/// What awaiting a request that was done at the call returns: None, at once. Shared
+/// by every such request (it holds nothing).
+#[pyclass(name = "Served", module = "covet._core", frozen)]
+pub struct Served;
+
+// The protocol's methods take the receiver, which holds nothing.
+#[allow(clippy::unused_self)]
+#[pymethods]
+impl Served {
+    fn __await__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self) -> Option<Py<PyAny>> {
+        None
+    }
+
+    fn send(&self, py: Python<'_>, _value: Py<PyAny>) -> PyResult<Py<PyAny>> {
+        Err(PyStopIteration::new_err(py.None()))
+    }
+
+    #[pyo3(signature = (typ, val = None, _tb = None))]
+    fn throw(
+        &self,
+        typ: Bound<'_, PyAny>,
+        val: Option<Bound<'_, PyAny>>,
+        _tb: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        Err(PyErr::from_value(thrown(typ, val)?))
+    }
+
+    fn close(&self) {}
+}
+
+/// The exception `throw(typ, val)` raises: `val`, else `typ` (an instance, or a class
+/// to instantiate).
+fn thrown<'py>(
+    typ: Bound<'py, PyAny>,
+    val: Option<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match val {
+        Some(val) if !val.is_none() => val,
+        _ if typ.is_instance_of::<PyType>() => typ.call0()?,
+        _ => typ,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -307,6 +412,9 @@ pub struct Flight {
     stage: Stage,
     /// The awaitable being driven (a coroutine, or an iterator from `__await__`).
     inner: Option<Py<PyAny>>,
+    /// What `inner` yielded during the call (see `Dispatcher::serve`): the first
+    /// resumption hands it on.
+    yielded: Option<Py<PyAny>>,
     started: Option<Instant>,
     /// The route's stats id (a plain endpoint), or the unmatched id (the 404).
     stats_id: Option<i64>,
@@ -361,11 +469,7 @@ impl Serve {
         val: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let error = match val {
-            Some(val) if !val.is_none() => val,
-            _ if typ.is_instance_of::<PyType>() => typ.call0()?,
-            _ => typ,
-        };
+        let error = thrown(typ, val)?;
         match self.0.borrow_mut(py)?.drive(py, Input::Throw(error))? {
             Some(yielded) => Ok(yielded),
             None => Err(PyStopIteration::new_err(py.None())),
@@ -383,6 +487,7 @@ impl Serve {
             visit.call(&flight.send)?;
             for held in [
                 &flight.inner,
+                &flight.yielded,
                 &flight.request,
                 &flight.response,
                 &flight.body,
@@ -404,6 +509,7 @@ impl Serve {
                 flight.stage = Stage::Done;
                 (
                     flight.inner.take(),
+                    flight.yielded.take(),
                     flight.request.take(),
                     flight.response.take(),
                     flight.body.take(),
@@ -476,6 +582,13 @@ fn resume<'py>(py: Python<'py>, inner: &Py<PyAny>, input: Input<'py>) -> Outcome
 impl Flight {
     /// Runs the request until it waits (returns what it waits on) or is done.
     fn drive<'py>(&mut self, py: Python<'py>, input: Input<'py>) -> PyResult<Option<Py<PyAny>>> {
+        if let Some(yielded) = self.yielded.take() {
+            // The first resumption after the call: `inner` waits on `yielded`. A
+            // value goes to whoever awaits, a thrown exception into `inner`.
+            if let Input::Value(_) = input {
+                return Ok(Some(yielded));
+            }
+        }
         let mut input = Some(input);
         loop {
             if let Some(inner) = self.inner.take() {
@@ -693,9 +806,7 @@ impl Flight {
                     Some(body) => body.into_bound(py),
                     None => dispatcher.get().not_found.0.bind(py).clone().into_any(),
                 };
-                let message = PyDict::new(py);
-                message.set_item(names.type_.bind(py), names.response_body.bind(py))?;
-                message.set_item(names.body.bind(py), body)?;
+                let message = names.body_message(py, body)?;
                 self.stage = Stage::SendBody;
                 self.send_message(py, &message)?;
             }
@@ -921,5 +1032,6 @@ fn str_is(value: &Bound<'_, PyAny>, interned: &Bound<'_, PyString>, text: &str) 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Dispatcher>()?;
     m.add_class::<Serve>()?;
+    m.add_class::<Served>()?;
     Ok(())
 }
