@@ -92,7 +92,7 @@ async def test_a_request_that_never_waits_is_served_at_the_call() -> None:
     send, sent = recorder()
 
     first = app(http_scope(), no_body, send)
-    # Done at the call, in the caller's task: the awaitable is the shared, empty one.
+    # Done at the call, in the caller's task: the awaitable is the shared, finished one.
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
     second = app(http_scope(), no_body, send)
     assert first is second and type(first) is _core.Served
@@ -100,10 +100,12 @@ async def test_a_request_that_never_waits_is_served_at_the_call() -> None:
     assert app.get_stats()["status_codes"] == {200: 2}
 
 
-def test_the_shared_awaitable_of_a_served_request_behaves_as_a_finished_coroutine() -> None:
+async def test_the_shared_awaitable_of_a_served_request_behaves_as_a_finished_coroutine() -> None:
     app = create_asgi_app()
     send, _ = recorder()
-    served = app(http_scope(), no_body, send)
+    served: Any = app(http_scope(), no_body, send)
+    assert await asyncio.ensure_future(served) is None  # as a task's coroutine too
+    served = served.__await__()  # the protocol by hand, as middleware may use it
     with pytest.raises(StopIteration):
         served.send(None)
     with pytest.raises(ValueError, match="thrown"):
