@@ -392,6 +392,36 @@ impl RenderSpec {
     }
 }
 
+extern "C" {
+    // CPython's lookup of a name along a type's MRO, through the type attribute cache
+    // (Include/cpython/object.h, in every version this module builds for): a borrowed
+    // reference, or NULL with no exception set. pyo3-ffi leaves out underscored names.
+    fn _PyType_Lookup(
+        type_: *mut pyo3::ffi::PyTypeObject,
+        name: *mut pyo3::ffi::PyObject,
+    ) -> *mut pyo3::ffi::PyObject;
+}
+
+/// `type(response)._render_spec`, read along the MRO alone: a class attribute that is
+/// not a descriptor needs neither the metatype lookup nor the descriptor protocol of
+/// `getattr` (about 140 instructions per response).
+fn render_spec<'py>(response: &Bound<'py, ResponseBase>) -> PyResult<Bound<'py, RenderSpec>> {
+    let py = response.py();
+    let name = intern!(py, "_render_spec");
+    // SAFETY: both are live objects; the borrowed result is made an owned reference
+    // at once, before any Python code can run.
+    let found = unsafe {
+        let found = _PyType_Lookup(pyo3::ffi::Py_TYPE(response.as_ptr()), name.as_ptr());
+        Bound::from_borrowed_ptr_or_opt(py, found)
+    };
+    let Some(found) = found else {
+        return Err(pyo3::exceptions::PyAttributeError::new_err(
+            "the response class has no _render_spec (Response.__init_subclass__ sets it)",
+        ));
+    };
+    Ok(found.cast_into::<RenderSpec>()?)
+}
+
 /// The base class of `covet.responses.Response`: the rendered response (status,
 /// body bytes, ASGI header list, background task) in a Rust struct. Its `__init__`
 /// is the type's `tp_init` slot, which Python subclasses inherit as a C slot (no
@@ -496,9 +526,8 @@ impl ResponseBase {
         option: Option<Bound<'py, PyAny>>,
     ) -> PyResult<()> {
         let py = slf.py();
-        // A class attribute: read from the type, skipping the instance lookup.
-        let spec = slf.get_type().getattr(intern!(py, "_render_spec"))?;
-        let spec = spec.cast::<RenderSpec>()?.get();
+        let spec = render_spec(slf)?;
+        let spec = spec.get();
         if let Some(option) = option.filter(|o| !o.is_none()) {
             if !spec.always_json {
                 return Err(pyo3::exceptions::PyTypeError::new_err(
