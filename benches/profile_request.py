@@ -45,8 +45,8 @@ ROWS: list[tuple[str, str]] = [
     ("      the body bytes (`render_body`)", r"render::render_body$"),
     ("      the header list (`render_headers`)", r"render::render_headers$"),
     ("  the two ASGI messages and `send` calls", r"driver::Flight::send_message$"),
-    ("  `Serve` dropped (with what only it held: the Request, the scope)",
-     r"drop_in_place<covet_core::python::driver::Serve>$"),
+    ("  the request's state dropped (with what only it held: the Request, the scope)",
+     r"drop_in_place<covet_core::python::driver::Flight>$"),
     ("garbage collection (`gc_collect_main`)", r"gc_collect_main$"),
     ("deallocation (`_Py_Dealloc`)", r"_Py_Dealloc$"),
 ]  # fmt: skip
