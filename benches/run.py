@@ -8,6 +8,8 @@
 5. benches/broadcast.py: covet.broadcast fan-out to 1,000 subscribers, memory and Redis.
 6. benches/instructions.py: instructions per request (callgrind), CovetPy and raw ASGI.
 7. benches/middleware.py: function middleware against pure ASGI middleware (callgrind).
+8. benches/server_cache.py: instructions and cache misses per request under uvicorn
+   (callgrind's cache simulation), CovetPy and raw ASGI.
 
 Intermediate JSON goes to target/bench/. ``--skip`` leaves parts out (their section
 then says so), e.g. ``python benches/run.py --skip sockets``.
@@ -45,6 +47,7 @@ INSTRUCTIONS = [PY, "benches/instructions.py", "--n", "1000",
                 "--markdown", str(OUT / "instructions.md")]  # fmt: skip
 MIDDLEWARE = [PY, "benches/middleware.py", "--instructions", "--n", "1000",
               "--markdown", str(OUT / "middleware.md")]  # fmt: skip
+SERVER_CACHE = [PY, "benches/server_cache.py", "--markdown", str(OUT / "server_cache.md")]
 
 PACKAGES = [
     "covetpy", "uvicorn", "uvloop", "httptools", "orjson", "starlette", "blacksheep",
@@ -271,6 +274,11 @@ def write_report(output: str, run_info: dict[str, Any], criterion: dict[str, Any
         OUT / "middleware.md",
         "Not run.",
     )
+    lines += section(
+        "Under uvicorn: instructions and cache misses, callgrind (benches/server_cache.py)",
+        OUT / "server_cache.md",
+        "Not run.",
+    )
     Path(output).write_text("\n".join(lines))
 
 
@@ -278,7 +286,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skip", nargs="*", default=[],
                         choices=["criterion", "inprocess", "sockets", "profile",
-                                 "broadcast", "instructions", "middleware"])  # fmt: skip
+                                 "broadcast", "instructions", "middleware",
+                                 "server_cache"])  # fmt: skip
     parser.add_argument("--output", default=str(BENCHES / "RESULTS.md"))
     parser.add_argument(
         "--report-only",
@@ -305,6 +314,7 @@ def main() -> int:
         ("broadcast", BROADCAST),
         ("instructions", INSTRUCTIONS),
         ("middleware", MIDDLEWARE),
+        ("server_cache", SERVER_CACHE),
     ]
     for name, cmd in steps:
         if name in args.skip:
