@@ -57,7 +57,7 @@ bench-smoke: build $(VENV)/.bench-deps
 	$(PY) benches/middleware.py --smoke > /dev/null
 	$(PY) benches/broadcast.py --smoke --quiet > /dev/null
 
-# The full suite (about 10 minutes on 2 cores): Criterion, in-process ASGI, wrk over
+# The full suite (about 20 minutes on 2 cores): Criterion, in-process ASGI, wrk over
 # sockets, the per-step profile; writes benches/RESULTS.md.
 bench: build $(VENV)/.bench-deps
 	command -v wrk > /dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
