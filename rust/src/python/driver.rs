@@ -21,7 +21,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyString, PyType};
 
-use super::gil::GilCell;
+use super::gil::{visit_each, GilCell};
 use super::render::ResponseBase;
 use super::request::{RequestBase, RequestFactory};
 use super::router::{required, PyRouter, RouteMatch, NOT_FOUND};
@@ -485,20 +485,17 @@ impl Serve {
             visit.call(&flight.scope)?;
             visit.call(&flight.receive)?;
             visit.call(&flight.send)?;
-            for held in [
-                &flight.inner,
-                &flight.yielded,
-                &flight.request,
-                &flight.response,
-                &flight.body,
-                &flight.background,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                visit.call(held)?;
-            }
-            Ok(())
+            visit_each(
+                visit,
+                [
+                    &flight.inner,
+                    &flight.yielded,
+                    &flight.request,
+                    &flight.response,
+                    &flight.body,
+                    &flight.background,
+                ],
+            )
         })
     }
 

@@ -86,6 +86,18 @@ impl<T> GilCell<T> {
     }
 }
 
+/// Visits the references among `held` that are set: a `__traverse__`'s optional
+/// fields.
+pub fn visit_each<'a>(
+    visit: &PyVisit<'_>,
+    held: impl IntoIterator<Item = &'a Option<Py<PyAny>>>,
+) -> Result<(), PyTraverseError> {
+    for held in held.into_iter().flatten() {
+        visit.call(held)?;
+    }
+    Ok(())
+}
+
 #[cold]
 fn busy() -> PyErr {
     PyRuntimeError::new_err("the object is in use by the call that is running it")

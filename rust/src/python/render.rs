@@ -11,7 +11,7 @@ use pyo3::types::{PyByteArray, PyBytes, PyList, PyMemoryView, PyString, PyTuple,
 
 use super::bases::refuse_shadowed_fields;
 use super::errors::header_error;
-use super::gil::GilCell;
+use super::gil::{visit_each, GilCell};
 use crate::http::headers::{content_type_value, decimal, status_has_body};
 
 static ORJSON_DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -667,13 +667,10 @@ impl ResponseBase {
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
         self.fields.traverse(&visit, |fields, visit| {
-            for held in [&fields.body, &fields.raw_headers, &fields.background]
-                .into_iter()
-                .flatten()
-            {
-                visit.call(held)?;
-            }
-            Ok(())
+            visit_each(
+                visit,
+                [&fields.body, &fields.raw_headers, &fields.background],
+            )
         })
     }
 

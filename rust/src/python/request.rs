@@ -12,7 +12,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
 
 use super::bases::refuse_shadowed_fields;
-use super::gil::GilCell;
+use super::gil::{visit_each, GilCell};
 
 #[pyclass(name = "RequestBase", module = "covet._core", subclass, frozen)]
 pub struct RequestBase {
@@ -154,18 +154,15 @@ impl RequestBase {
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
         self.fields.traverse(&visit, |fields, visit| {
-            for held in [
-                &fields.scope,
-                &fields.receive,
-                &fields.path_params,
-                &fields.form,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                visit.call(held)?;
-            }
-            Ok(())
+            visit_each(
+                visit,
+                [
+                    &fields.scope,
+                    &fields.receive,
+                    &fields.path_params,
+                    &fields.form,
+                ],
+            )
         })
     }
 
