@@ -32,18 +32,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from asgi_sockets import free_port  # noqa: E402
+
 APPS = {"raw ASGI": "apps.raw:app", "CovetPy": "apps.covetpy:app"}
 WARMUP = 300
 BODY = b"Hello, World!"
 #: callgrind's events with ``--cache-sim=yes``, and the ones reported.
 SHOWN = {"Ir": "instructions", "I1mr": "L1i misses", "D1mr": "L1d read misses"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def caches(text: str) -> list[str]:
