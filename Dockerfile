@@ -28,14 +28,22 @@ COPY --from=rust /usr/local/cargo /usr/local/cargo
 RUN apt-get update \
     && apt-get install -y --no-install-recommends gcc libc6-dev \
     && rm -rf /var/lib/apt/lists/*
-RUN pip install maturin==1.16.0
+# The profile-guided build (tools/pgo_build.py): llvm-profdata from rustup's
+# llvm-tools, and orjson for the training workload, which runs the instrumented wheel.
+RUN pip install maturin==1.16.0 \
+    && pip install orjson==3.13.0 \
+    && rustup component add llvm-tools
 WORKDIR /src
 COPY Cargo.toml Cargo.lock pyproject.toml README.md ./
 COPY rust ./rust
 # Cargo.toml declares the benchmarks: cargo wants their sources present to load it.
 COPY benches/router.rs benches/parsers.rs ./benches/
+# The training workload: the in-process benchmark scenarios and their CovetPy app.
+COPY benches/pgo_train.py benches/asgi_inprocess.py ./benches/
+COPY benches/apps/__init__.py benches/apps/common.py benches/apps/covetpy.py ./benches/apps/
+COPY tools/pgo_build.py ./tools/
 COPY python ./python
-RUN maturin build --release --out /wheels
+RUN python tools/pgo_build.py wheel --out /wheels
 
 FROM python:${PYTHON_VERSION}-slim-bookworm AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \

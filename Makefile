@@ -19,10 +19,13 @@ $(VENV)/.deps: requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-# `maturin develop --release` builds the extension once and installs the package in
-# editable mode; the stamp makes repeated runs skip the build when nothing changed.
-$(VENV)/.built: $(VENV)/.deps $(RUST_SOURCES)
-	flock $(VENV)/.build.lock env VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release --quiet
+# tools/pgo_build.py builds the extension with profile-guided optimisation (an
+# instrumented build serves benches/pgo_train.py, then `maturin develop --release`
+# uses the counts) and installs the package in editable mode; the stamp makes
+# repeated runs skip the build when nothing changed.
+PGO_INPUTS := tools/pgo_build.py benches/pgo_train.py benches/asgi_inprocess.py $(wildcard benches/apps/*.py)
+$(VENV)/.built: $(VENV)/.deps $(RUST_SOURCES) $(PGO_INPUTS)
+	flock $(VENV)/.build.lock env VIRTUAL_ENV=$(abspath $(VENV)) $(PY) tools/pgo_build.py develop
 	touch $@
 
 build: $(VENV)/.built
@@ -45,8 +48,8 @@ lint: build
 	cargo fmt --check
 	cargo clippy --all-targets --quiet -- -D warnings
 	cargo clippy --all-targets --features python --quiet -- -D warnings  # pedantic: Cargo.toml [lints]
-	$(VENV)/bin/ruff check python tests benches examples
-	$(VENV)/bin/ruff format --check python tests benches examples
+	$(VENV)/bin/ruff check python tests benches examples tools
+	$(VENV)/bin/ruff format --check python tests benches examples tools
 	$(VENV)/bin/mypy --strict python/covet
 	$(PY) -m mypy.stubtest covet._core
 

@@ -70,6 +70,15 @@ def steps(name: str, instruction: str) -> list[str]:
     return [value for kind, value in stage(name)["steps"] if kind == instruction]
 
 
+def builder_commands() -> list[str]:
+    """The builder's RUN steps, split at ``&&`` into single commands."""
+    return [
+        " ".join(command.split())
+        for value in steps("builder", "RUN")
+        for command in value.split("&&")
+    ]
+
+
 def exec_form(value: str) -> list[str]:
     """A CMD / HEALTHCHECK CMD in exec form, as a list."""
     if value.startswith("CMD"):
@@ -388,7 +397,9 @@ def test_dockerfile_builds_in_a_rust_builder_and_runs_in_a_slim_python_stage() -
     assert runtime["image"].startswith("python:") and "-slim" in runtime["image"]
     # The wheel is built for one CPython ABI: both stages must use the same Python.
     assert builder["image"] == runtime["image"]
-    assert steps("builder", "RUN")[-1] == "maturin build --release --out /wheels"
+    # The wheel is the profile-guided build, as `make build` makes it.
+    assert steps("builder", "RUN")[-1] == "python tools/pgo_build.py wheel --out /wheels"
+    assert "rustup component add llvm-tools" in builder_commands()
     assert any("--from=rust" in value for value in steps("builder", "COPY"))
     assert not any("maturin" in value or "cargo" in value for value in steps("runtime", "RUN"))
 
@@ -430,8 +441,9 @@ def test_requirements_dev_lines_are_exact_pins_usable_as_constraints() -> None:
 
 
 def test_dockerfile_tool_versions_match_the_project() -> None:
-    (maturin,) = [v for v in steps("builder", "RUN") if v.startswith("pip install maturin")]
-    assert maturin == f"pip install maturin=={requirement_pins()['maturin']}"
+    for package in ("maturin", "orjson"):
+        (install,) = [c for c in builder_commands() if c.startswith(f"pip install {package}")]
+        assert install == f"pip install {package}=={requirement_pins()[package]}"
     declared = re.search(r'^rust-version = "([0-9.]+)"', (ROOT / "Cargo.toml").read_text(), re.M)
     assert declared is not None
     crate = declared.group(1)
@@ -473,6 +485,7 @@ def test_dockerignore_keeps_local_build_products_out() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # two release builds (instrumented, then optimised) on a cold target
 def test_builder_stage_wheel_installs_and_serves_in_a_fresh_venv(tmp_path: Path) -> None:
     # The builder's COPY steps, laid out at a fixed place with a cargo target dir of
     # its own (not the one `make build` uses), so that its cache is reused from one
@@ -484,12 +497,13 @@ def test_builder_stage_wheel_installs_and_serves_in_a_fresh_venv(tmp_path: Path)
 
     out = tmp_path / "wheels"
     command = shlex.split(steps("builder", "RUN")[-1])
-    assert command[:3] == ["maturin", "build", "--release"]
-    command = [str(BIN / "maturin"), *command[1:]]
+    assert command[:3] == ["python", "tools/pgo_build.py", "wheel"]
+    command = [str(BIN / "python"), *command[1:]]
     command[command.index("/wheels")] = str(out)
+    target = ROOT / "target" / "docker-build"
     env = {
         **os.environ,
-        "CARGO_TARGET_DIR": str(ROOT / "target" / "docker-build"),
+        "CARGO_TARGET_DIR": str(target),
         "VIRTUAL_ENV": str(BIN.parent),
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     }
@@ -498,6 +512,9 @@ def test_builder_stage_wheel_installs_and_serves_in_a_fresh_venv(tmp_path: Path)
     )
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     (wheel,) = out.glob("covetpy-*.whl")
+    # Built with the profile the training run recorded, not the fallback without one.
+    assert "without profile-guided" not in build.stderr
+    assert len(list((target / "pgo-profiles").glob("*.profdata"))) == 1
 
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
