@@ -8,9 +8,12 @@ Runs are interleaved: for each round, each scenario, each framework in turn, so
 drift in machine load spreads over everyone. Reports requests/s (median and
 min-max over rounds) and the ratio to the raw ASGI app under the same server (for
 ``rsgi``, the same granian binary: the raw ASGI app under granian's ASGI interface).
-``wrk`` runs on the same machine: on 2 cores, client and server each get one.
+The ratio is the median over rounds of each round's own ratio: the two runs of a
+round follow each other, so a slow minute of the shared machine weighs on both
+sides of a ratio instead of on one side of a median. ``wrk`` runs on the same
+machine: on 2 cores, client and server each get one.
 
-    python benches/asgi_sockets.py [--duration 5] [--rounds 3] [--connections 64]
+    python benches/asgi_sockets.py [--duration 3] [--rounds 5] [--connections 64]
     python benches/asgi_sockets.py --check-only     # start, verify, stop; no load
 """
 
@@ -313,12 +316,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def paired_ratio(cell: dict[str, Any], base: dict[str, Any]) -> float:
+    """The median over rounds of ``cell``'s requests/s divided by ``base``'s in the
+    same round; the ratio of the medians when a cell lost rounds to an error."""
+    mine, theirs = cell["rounds_rps"], base["rounds_rps"]
+    if len(mine) != len(theirs):
+        return float(cell["median_rps"] / base["median_rps"])
+    return statistics.median(a / b for a, b in zip(mine, theirs))
+
+
 def markdown(report: dict[str, Any]) -> str:
     names = report["frameworks"]
     lines = [
         "Requests/s: median over rounds (min-max); xraw = ratio to the raw ASGI app under "
-        "the same server (`rsgi`: CovetPy under granian's RSGI interface, its ratio to the "
-        "raw ASGI app under granian's ASGI interface; the other apps do not speak RSGI).",
+        "the same server, the median over rounds of each round's ratio (`rsgi`: CovetPy "
+        "under granian's RSGI interface, its ratio to the raw ASGI app under granian's ASGI "
+        "interface; the other apps do not speak RSGI).",
         "",
         "| scenario | server | " + " | ".join(names) + " |",
         "|---|---|" + "---:|" * len(names),
@@ -327,7 +340,7 @@ def markdown(report: dict[str, Any]) -> str:
     for key, row in results.items():
         scen, kind = key.split("/")
         base_row = results.get(f"{scen}/{BASELINE_SERVER.get(kind, kind)}", {})
-        base = base_row.get(BASELINE, {}).get("median_rps")
+        base = base_row.get(BASELINE, {})
         cells = []
         for name in names:
             s = row.get(name, {})
@@ -336,7 +349,7 @@ def markdown(report: dict[str, Any]) -> str:
             elif "error" in s:
                 cells.append("**ERROR**")
             elif "median_rps" in s:
-                ratio = f" x{s['median_rps'] / base:.2f}" if base else ""
+                ratio = f" x{paired_ratio(s, base):.2f}" if "median_rps" in base else ""
                 cells.append(
                     f"{s['median_rps']:,.0f} ({s['min_rps']:,.0f}-{s['max_rps']:,.0f}){ratio}"
                 )
@@ -348,12 +361,11 @@ def markdown(report: dict[str, Any]) -> str:
         other = results.get(f"{scen}/{BASELINE_SERVER.get(kind, kind)}", {})
         if kind in BASELINE_SERVER:
             for name in names:
-                mine = row.get(name, {}).get("median_rps")
-                theirs = other.get(name, {}).get("median_rps")
-                if mine and theirs:
+                mine, theirs = row.get(name, {}), other.get(name, {})
+                if "median_rps" in mine and "median_rps" in theirs:
                     lines.append(
                         f"\n{report['scenarios'][scen]}: {name} under {kind} serves "
-                        f"x{mine / theirs:.2f} the requests/s of {name} under "
+                        f"x{paired_ratio(mine, theirs):.2f} the requests/s of {name} under "
                         f"{BASELINE_SERVER[kind]} (ASGI), same run."
                     )
     errors = [
@@ -369,9 +381,9 @@ def markdown(report: dict[str, Any]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run (5)")
+    parser.add_argument("--duration", type=int, default=3, help="seconds per wrk run (3)")
     parser.add_argument("--warmup", type=int, default=1, help="seconds of warm-up load (1)")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (3)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (5)")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--frameworks", nargs="*")

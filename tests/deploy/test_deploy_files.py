@@ -512,9 +512,12 @@ def test_builder_stage_wheel_installs_and_serves_in_a_fresh_venv(tmp_path: Path)
     )
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     (wheel,) = out.glob("covetpy-*.whl")
-    # Built with the profile the training run recorded, not the fallback without one.
-    assert "without profile-guided" not in build.stderr
-    assert len(list((target / "pgo-profiles").glob("*.profdata"))) == 1
+    # Built with the profile the training run recorded wherever llvm-profdata can be
+    # had (the Dockerfile adds it); the fallback without one is for other machines.
+    profiled = runpy.run_path(str(ROOT / "tools" / "pgo_build.py"))["llvm_profdata"]() is not None
+    assert ("without profile-guided" not in build.stderr) == profiled
+    if profiled:
+        assert len(list((target / "pgo-profiles").glob("*.profdata"))) == 1
 
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
