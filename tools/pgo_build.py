@@ -6,8 +6,9 @@ Under a server the framework's code shares the first-level instruction cache wit
 server's own, so what costs a plain GET is less the instructions it runs than the
 cache lines it fetches. With the counts, LLVM lays each function's hot path out
 contiguously and moves error paths away from it. Measured under uvicorn with
-callgrind's cache simulation (benches/server_cache.py): about 220 fewer L1i misses
-and 1,200 fewer instructions a request.
+callgrind's cache simulation (benches/server_cache.py), what CovetPy adds to a plain
+GET over the hand-written app went from 2,462 instructions and 520 L1i misses to
+1,488 and 285.
 
     python tools/pgo_build.py develop             # maturin develop --release (make build)
     python tools/pgo_build.py wheel --out DIR     # maturin build --release (Dockerfile)
@@ -61,10 +62,9 @@ def _sysroot_tool() -> Path | None:
 
 
 def maturin(args: list[str], target: Path, rustflags: str | None) -> None:
-    env = {**os.environ, "CARGO_TARGET_DIR": str(target)}
-    env.pop("RUSTFLAGS", None)
-    if rustflags:
-        env["RUSTFLAGS"] = rustflags
+    """Runs maturin with ``rustflags`` after the caller's own ``RUSTFLAGS``."""
+    flags = " ".join(f for f in (os.environ.get("RUSTFLAGS"), rustflags) if f)
+    env = {**os.environ, "CARGO_TARGET_DIR": str(target), "RUSTFLAGS": flags}
     subprocess.run([sys.executable, "-m", "maturin", *args], cwd=ROOT, env=env, check=True)
 
 
