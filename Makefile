@@ -23,7 +23,8 @@ $(VENV)/.deps: requirements-dev.txt
 # instrumented build serves benches/pgo_train.py, then `maturin develop --release`
 # uses the counts) and installs the package in editable mode; the stamp makes
 # repeated runs skip the build when nothing changed.
-PGO_INPUTS := tools/pgo_build.py benches/pgo_train.py benches/asgi_inprocess.py $(wildcard benches/apps/*.py)
+PGO_INPUTS := tools/pgo_build.py benches/pgo_train.py benches/asgi_inprocess.py \
+	benches/apps/__init__.py benches/apps/common.py benches/apps/covetpy.py
 $(VENV)/.built: $(VENV)/.deps $(RUST_SOURCES) $(PGO_INPUTS)
 	flock $(VENV)/.build.lock env VIRTUAL_ENV=$(abspath $(VENV)) $(PY) tools/pgo_build.py develop
 	touch $@
